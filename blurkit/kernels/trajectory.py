@@ -1,0 +1,385 @@
+"""Random camera-shake trajectories (Boracchi & Foi 2012), compiled with Numba.
+
+A trajectory is a 2-D Markov process of ``samples`` positions. Per trajectory, the model draws a
+length ``L``, an anxiety ``expl``, a centripetal pull, a probability of big (impulsive) shakes, a
+Gaussian shake strength and an initial direction. Each step the velocity receives Gaussian noise and a
+pull towards the origin (scaled by ``expl``), and with probability ``prob_big_shake·expl`` a near
+reversal; it is then renormalised to ``L/(samples-1)``, so every trajectory has length ``L`` exactly.
+This is the model behind DeblurGAN's ``motion_blur/`` scripts, with every parameter exposed as a range.
+
+Randomness: trajectory *i* of a call is driven by its own stream, seeded from ``(root, i)`` where
+``root`` comes from the caller's seed/Generator; results do not depend on batch size, thread count or
+order. ``sample_kernels`` and ``sample_trajectories`` with the same seed describe the same trajectories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from blurkit._rng import SeedLike, as_generator
+from blurkit.kernels import _prng
+from blurkit.kernels.psf import check_size, exposure_samples, fit_half, fit_scale, size_for_radius, splat_centred
+
+Range = tuple[float, float]
+
+#: Order of the per-trajectory drawn values in ``drawn`` arrays and records.
+DRAWN_FIELDS = ("length", "anxiety", "centripetal", "big_shake", "gaussian_shake", "angle", "exposure")
+
+
+def _as_range(name: str, value: float | Sequence[float], lo: float, hi: float) -> Range:
+    if isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
+        pair = (float(value), float(value))
+    else:
+        try:
+            a, b = value  # type: ignore[misc]
+            pair = (float(a), float(b))
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected a number or a (low, high) pair, got {value!r}") from None
+    if not (math.isfinite(pair[0]) and math.isfinite(pair[1])):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    if pair[0] > pair[1]:
+        raise ValueError(f"{name}: low {pair[0]} is greater than high {pair[1]}")
+    if pair[0] < lo or pair[1] > hi:
+        raise ValueError(f"{name}: must lie in [{lo}, {hi}], got {value!r}")
+    return pair
+
+
+@dataclass(frozen=True)
+class TrajectoryParams:
+    """Parameters of the camera-shake model; each is a value or a ``(low, high)`` uniform range.
+
+    Attributes:
+        samples: number of positions T (DeblurGAN: 2000).
+        length: total path length in pixels (DeblurGAN: 60).
+        anxiety: ``expl``, the amount of shake (DeblurGAN draws it from 0.003..0.01); 0 gives a line.
+        centripetal: pull towards the start (DeblurGAN: 0.7·U).
+        big_shake: probability scale of impulsive shakes (DeblurGAN: 0.2·U).
+        gaussian_shake: strength of the Gaussian velocity noise (DeblurGAN: 10·U).
+        exposure: exposure fractions to choose from uniformly; the PSF integrates the first ``f·T``
+            samples (DeblurGAN computes 1/100, 1/10, 1/2 and 1).
+
+    >>> TrajectoryParams(length=(10, 40)).length
+    (10.0, 40.0)
+    """
+
+    samples: int = 2000
+    length: Range = (60.0, 60.0)
+    anxiety: Range = (0.003, 0.01)
+    centripetal: Range = (0.0, 0.7)
+    big_shake: Range = (0.0, 0.2)
+    gaussian_shake: Range = (0.0, 10.0)
+    exposure: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.samples, bool) or int(self.samples) != self.samples or not 2 <= self.samples <= 10**6:
+            raise ValueError(f"samples: must be an integer in [2, 1000000], got {self.samples!r}")
+        object.__setattr__(self, "samples", int(self.samples))
+        object.__setattr__(self, "length", _as_range("length", self.length, 0.0, 10_000.0))
+        object.__setattr__(self, "anxiety", _as_range("anxiety", self.anxiety, 0.0, 1.0))
+        object.__setattr__(self, "centripetal", _as_range("centripetal", self.centripetal, 0.0, 100.0))
+        object.__setattr__(self, "big_shake", _as_range("big_shake", self.big_shake, 0.0, 1.0))
+        object.__setattr__(self, "gaussian_shake", _as_range("gaussian_shake", self.gaussian_shake, 0.0, 1e4))
+        exp = self.exposure
+        fractions = (float(exp),) if np.isscalar(exp) else tuple(float(f) for f in exp)
+        if not fractions:
+            raise ValueError("exposure: at least one fraction is required")
+        for f in fractions:
+            exposure_samples(self.samples, f)  # validates (0, 1]
+        object.__setattr__(self, "exposure", fractions)
+
+    def replace(self, **changes: object) -> TrajectoryParams:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def _packed(self) -> np.ndarray:
+        return np.array(
+            [*self.length, *self.anxiety, *self.centripetal, *self.big_shake, *self.gaussian_shake],
+            dtype=np.float64,
+        )
+
+
+@njit(cache=True)
+def _draw(s: np.ndarray, prm: np.ndarray, exposures: np.ndarray, drawn: np.ndarray) -> None:
+    for j in range(5):
+        lo = prm[2 * j]
+        hi = prm[2 * j + 1]
+        drawn[j] = lo + (hi - lo) * _prng.uniform(s)
+    drawn[5] = 360.0 * _prng.uniform(s)
+    idx = int(_prng.uniform(s) * exposures.shape[0])
+    drawn[6] = exposures[min(idx, exposures.shape[0] - 1)]
+
+
+@njit(cache=True)
+def _walk(s: np.ndarray, drawn: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> int:
+    """Fill xs, ys with one trajectory; return the number of big shakes."""
+    n = xs.shape[0]
+    length = drawn[0]
+    expl = drawn[1]
+    centripetal = drawn[2]
+    prob_big = drawn[3]
+    gauss = drawn[4]
+    angle = math.radians(drawn[5])
+    step = length / (n - 1)
+    vx = math.cos(angle)
+    vy = math.sin(angle)
+    if expl > 0.0:
+        vx *= expl
+        vy *= expl
+    else:
+        vx *= step
+        vy *= step
+    x = 0.0
+    y = 0.0
+    xs[0] = 0.0
+    ys[0] = 0.0
+    big = 0
+    for t in range(n - 1):
+        u = _prng.uniform(s)
+        nx = 0.0
+        ny = 0.0
+        if u < prob_big * expl:
+            # impulsive shake: a near reversal, 2v rotated by pi + U - 1/2
+            phi = math.pi + (_prng.uniform(s) - 0.5)
+            c = math.cos(phi)
+            sn = math.sin(phi)
+            nx = 2.0 * (vx * c - vy * sn)
+            ny = 2.0 * (vx * sn + vy * c)
+            big += 1
+        g1, g2 = _prng.normal_pair(s)
+        vx += nx + expl * (gauss * g1 - centripetal * x) * step
+        vy += ny + expl * (gauss * g2 - centripetal * y) * step
+        norm = math.sqrt(vx * vx + vy * vy)
+        if norm > 0.0:
+            vx = vx / norm * step
+            vy = vy / norm * step
+        x += vx
+        y += vy
+        xs[t + 1] = x
+        ys[t + 1] = y
+    return big
+
+
+@njit(cache=True)
+def _seeds(root: np.uint64, start: int, n: int) -> np.ndarray:
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        out[i] = _prng.stream_seed(root, np.uint64(start + i))
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _positions(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.ndarray):  # type: ignore[no-untyped-def]
+    n = seeds.shape[0]
+    pos = np.empty((n, samples, 2), dtype=np.float64)
+    drawn = np.empty((n, 7), dtype=np.float64)
+    bigs = np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        s = _prng.new_state(seeds[i])
+        d = np.empty(7)
+        _draw(s, prm, exposures, d)
+        xs = np.empty(samples)
+        ys = np.empty(samples)
+        bigs[i] = _walk(s, d, xs, ys)
+        pos[i, :, 0] = xs
+        pos[i, :, 1] = ys
+        drawn[i] = d
+    return pos, drawn, bigs
+
+
+@njit(parallel=True, cache=True)
+def _fit_sizes(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.ndarray) -> np.ndarray:
+    n = seeds.shape[0]
+    sizes = np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        s = _prng.new_state(seeds[i])
+        d = np.empty(7)
+        _draw(s, prm, exposures, d)
+        xs = np.empty(samples)
+        ys = np.empty(samples)
+        _walk(s, d, xs, ys)
+        m = max(2, min(samples, int(round(d[6] * samples))))
+        _, _, r = fit_half(xs, ys, m)
+        sizes[i] = size_for_radius(r)
+    return sizes
+
+
+@njit(parallel=True, cache=True)
+def _raster(
+    seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.ndarray, k: int, out: np.ndarray,
+    drawn: np.ndarray, bigs: np.ndarray, scales: np.ndarray,
+) -> None:
+    n = seeds.shape[0]
+    room = (k - 1) / 2.0 - 1.0
+    for i in prange(n):
+        s = _prng.new_state(seeds[i])
+        d = np.empty(7)
+        _draw(s, prm, exposures, d)
+        xs = np.empty(samples)
+        ys = np.empty(samples)
+        bigs[i] = _walk(s, d, xs, ys)
+        m = max(2, min(samples, int(round(d[6] * samples))))
+        cx, cy, r = fit_half(xs, ys, m)
+        scale = 1.0 if (r <= room or r == 0.0) else room / r
+        buf = np.zeros((k, k))
+        splat_centred(xs, ys, m, cx, cy, scale, buf)
+        total = buf.sum()
+        for a in range(k):
+            for b in range(k):
+                out[i, a, b] = buf[a, b] / total
+        drawn[i] = d
+        scales[i] = scale
+
+
+def _root(seed: SeedLike) -> np.uint64:
+    return np.uint64(as_generator(seed).integers(0, 2**63, dtype=np.int64))
+
+
+def stream_seeds(seed: SeedLike, n: int, start: int = 0) -> np.ndarray:
+    """The per-trajectory 64-bit seeds that ``sample_kernels(n, seed)`` uses (uint64, shape (n,))."""
+    _check_n(n)
+    return _seeds(_root(seed), int(start), int(n))
+
+
+def _check_n(n: int) -> None:
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise ValueError(f"n: must be a non-negative integer, got {n!r}")
+
+
+def _check_seeds(seeds: np.ndarray | Sequence[int]) -> np.ndarray:
+    arr = np.asarray(seeds)
+    if arr.ndim != 1:
+        raise ValueError(f"seeds: expected a 1-D sequence of integers, got shape {arr.shape}")
+    if arr.size and (arr.dtype.kind not in "iu" or (arr.dtype.kind == "i" and (arr < 0).any())):
+        raise ValueError("seeds: must be non-negative integers")
+    return arr.astype(np.uint64)
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Sampled trajectories: ``positions`` (N, T, 2) in pixels, and what was drawn for each.
+
+    ``drawn`` is (N, 7) in the order of :data:`DRAWN_FIELDS`; ``big_shakes`` counts impulsive shakes.
+    """
+
+    positions: np.ndarray
+    drawn: np.ndarray
+    big_shakes: np.ndarray
+
+    def records(self) -> list[dict[str, float]]:
+        return [_record(d, b) for d, b in zip(self.drawn, self.big_shakes, strict=True)]
+
+
+def _record(d: np.ndarray, big: int, scale: float = 1.0) -> dict[str, float]:
+    rec = {name: float(v) for name, v in zip(DRAWN_FIELDS, d, strict=True)}
+    rec["big_shakes"] = int(big)
+    rec["scale"] = float(scale)
+    return rec
+
+
+def sample_trajectories(
+    n: int, seed: SeedLike, params: TrajectoryParams | None = None
+) -> Trajectories:
+    """Sample ``n`` camera-shake trajectories.
+
+    >>> tr = sample_trajectories(2, seed=0)
+    >>> tr.positions.shape
+    (2, 2000, 2)
+    >>> steps = np.linalg.norm(np.diff(tr.positions[0], axis=0), axis=1)
+    >>> round(float(steps.sum()), 6)
+    60.0
+    """
+    return trajectories_from_seeds(stream_seeds(seed, n), params)
+
+
+def trajectories_from_seeds(
+    seeds: np.ndarray | Sequence[int], params: TrajectoryParams | None = None
+) -> Trajectories:
+    """Trajectories for explicit per-trajectory 64-bit seeds (one trajectory per seed)."""
+    p = params or TrajectoryParams()
+    s = _check_seeds(seeds)
+    pos, drawn, bigs = _positions(s, p.samples, p._packed(), np.asarray(p.exposure, dtype=np.float64))
+    return Trajectories(pos, drawn, bigs)
+
+
+@dataclass(frozen=True)
+class KernelBatch:
+    """Kernels (N, k, k) float32 (zero-padded to a common size), each kernel's own odd ``sizes``,
+    and a record of what was drawn for each (regenerates it together with its ``seeds``)."""
+
+    kernels: np.ndarray
+    sizes: np.ndarray
+    seeds: np.ndarray
+    records: list[dict[str, float]]
+
+    def kernel(self, i: int) -> np.ndarray:
+        """Kernel ``i`` cropped to its own size."""
+        k = self.kernels.shape[-1]
+        h = (k - int(self.sizes[i])) // 2
+        return self.kernels[i, h : k - h, h : k - h]
+
+    def __len__(self) -> int:
+        return int(self.kernels.shape[0])
+
+
+def sample_kernels(
+    n: int, seed: SeedLike, params: TrajectoryParams | None = None, size: int | None = None
+) -> KernelBatch:
+    """Sample ``n`` camera-shake PSFs (trajectory + sub-pixel rasterisation in one compiled pass).
+
+    Args:
+        n: number of kernels.
+        seed: int seed or ``numpy.random.Generator``.
+        params: the trajectory model's parameters (defaults: DeblurGAN's).
+        size: odd kernel size; ``None`` fits each kernel to its trajectory (the batch is zero-padded
+            to the largest; ``KernelBatch.kernel(i)`` crops one back).
+
+    >>> kb = sample_kernels(4, seed=1, params=TrajectoryParams(length=(5, 20)))
+    >>> kb.kernels.dtype, bool(abs(kb.kernels.sum(axis=(1, 2)) - 1).max() < 1e-6)
+    (dtype('float32'), True)
+    """
+    return kernels_from_seeds(stream_seeds(seed, n), params, size)
+
+
+def kernels_from_seeds(
+    seeds: np.ndarray | Sequence[int], params: TrajectoryParams | None = None, size: int | None = None
+) -> KernelBatch:
+    """PSFs for explicit per-trajectory 64-bit seeds (what a manifest records to regenerate a kernel)."""
+    p = params or TrajectoryParams()
+    s = _check_seeds(seeds)
+    prm = p._packed()
+    exposures = np.asarray(p.exposure, dtype=np.float64)
+    n = s.shape[0]
+    if size is None:
+        sizes = _fit_sizes(s, p.samples, prm, exposures) if n else np.zeros(0, dtype=np.int64)
+        k = int(sizes.max()) if n else 3
+    else:
+        k = check_size(size)
+        sizes = np.full(n, k, dtype=np.int64)
+    out = np.empty((n, k, k), dtype=np.float32)
+    drawn = np.empty((n, 7))
+    bigs = np.empty(n, dtype=np.int64)
+    scales = np.empty(n)
+    if n:
+        _raster(s, p.samples, prm, exposures, k, out, drawn, bigs, scales)
+    records = [_record(drawn[i], int(bigs[i]), float(scales[i])) for i in range(n)]
+    return KernelBatch(out, sizes, s, records)
+
+
+__all__ = [
+    "DRAWN_FIELDS",
+    "KernelBatch",
+    "TrajectoryParams",
+    "Trajectories",
+    "fit_scale",
+    "kernels_from_seeds",
+    "sample_kernels",
+    "sample_trajectories",
+    "stream_seeds",
+    "trajectories_from_seeds",
+]
