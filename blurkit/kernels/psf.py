@@ -116,7 +116,7 @@ def rasterize(
     if not np.isfinite(pos).all():
         raise ValueError("positions: contains NaN or infinite values")
     scalar_exposure = np.isscalar(exposure)
-    fractions = [float(exposure)] if scalar_exposure else [float(f) for f in exposure]  # type: ignore[union-attr]
+    fractions = [float(exposure)] if scalar_exposure else [float(f) for f in exposure]  # type: ignore[arg-type,union-attr]
     if not fractions:
         raise ValueError("exposure: at least one fraction is required")
     counts = [exposure_samples(pos.shape[1], f) for f in fractions]

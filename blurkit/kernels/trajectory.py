@@ -24,7 +24,14 @@ from numba import njit, prange
 
 from blurkit._rng import SeedLike, as_generator
 from blurkit.kernels import _prng
-from blurkit.kernels.psf import check_size, exposure_samples, fit_half, fit_scale, size_for_radius, splat_centred
+from blurkit.kernels.psf import (
+    check_size,
+    exposure_samples,
+    fit_half,
+    fit_scale,
+    size_for_radius,
+    splat_centred,
+)
 
 Range = tuple[float, float]
 
@@ -86,7 +93,7 @@ class TrajectoryParams:
         object.__setattr__(self, "big_shake", _as_range("big_shake", self.big_shake, 0.0, 1.0))
         object.__setattr__(self, "gaussian_shake", _as_range("gaussian_shake", self.gaussian_shake, 0.0, 1e4))
         exp = self.exposure
-        fractions = (float(exp),) if np.isscalar(exp) else tuple(float(f) for f in exp)
+        fractions = (float(exp),) if np.isscalar(exp) else tuple(float(f) for f in exp)  # type: ignore[arg-type]
         if not fractions:
             raise ValueError("exposure: at least one fraction is required")
         for f in fractions:
@@ -374,8 +381,8 @@ def kernels_from_seeds(
 __all__ = [
     "DRAWN_FIELDS",
     "KernelBatch",
-    "TrajectoryParams",
     "Trajectories",
+    "TrajectoryParams",
     "fit_scale",
     "kernels_from_seeds",
     "sample_kernels",

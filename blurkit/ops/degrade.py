@@ -44,7 +44,7 @@ BORDERS = ("reflect", "replicate", "zero", "circular")
 def _range(name: str, value: Any, lo: float = 0.0, hi: float = math.inf) -> Range:
     try:
         a, b = (value, value) if np.isscalar(value) else value
-        pair = (float(a), float(b))
+        pair = (float(a), float(b))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a number or a (low, high) pair, got {value!r}") from None
     if not all(math.isfinite(v) for v in pair) or pair[0] > pair[1] or pair[0] < lo or pair[1] > hi:
@@ -141,7 +141,7 @@ class DegradeConfig:
         if unknown:
             raise ValueError(f"config: unknown field(s) {', '.join(unknown)}")
         conv = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
-        return cls(**conv)
+        return cls(**conv)  # type: ignore[arg-type]
 
 
 PRESETS: dict[str, DegradeConfig] = {
@@ -313,7 +313,10 @@ def _jpeg_round_trip(x: torch.Tensor, qualities: Sequence[int | None]) -> torch.
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(arr), [cv2.IMWRITE_JPEG_QUALITY, int(q)])
         if not ok:
             raise ValueError(f"jpeg_quality: JPEG encoding failed at quality {q}")
-        dec = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255.0
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise ValueError(f"jpeg_quality: JPEG decoding failed at quality {q}")
+        dec = decoded[:, :, ::-1].astype(np.float32) / 255.0
         outs.append(torch.from_numpy(np.ascontiguousarray(dec)).permute(2, 0, 1).to(img.device))
     return torch.stack(outs)
 

@@ -7,6 +7,7 @@ a pair's ``meta/…json`` is written last and marks it complete (see :mod:`blurk
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -182,7 +183,7 @@ def _worker_chunk(
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)
-    return [_safe(lambda it=it: _process(it, out, config, fmt, quality, "cpu"), it) for it in items]
+    return [_safe(functools.partial(_process, it, out, config, fmt, quality, "cpu"), it) for it in items]
 
 
 def _run_gpu(
@@ -217,9 +218,7 @@ def _run_gpu(
                     continue
                 futures = [
                     pool.submit(
-                        _safe, lambda it=it, img=img, yi=yi, d=d: _write_pair(
-                            out, it, fmt, quality, img, yi, d.kernel, d.record
-                        ), it,
+                        _safe, functools.partial(_write_pair, out, it, fmt, quality, img, yi, d.kernel, d.record), it
                     )
                     for (it, img), yi, d in zip(members, y, degs, strict=True)
                 ]
@@ -379,7 +378,7 @@ def _execute(
                 yield res
         elif workers == 1:
             for it in todo:
-                res = _safe(lambda it=it: _process(it, out, config, fmt, quality, "cpu"), it)
+                res = _safe(functools.partial(_process, it, out, config, fmt, quality, "cpu"), it)
                 bar.update(1)
                 yield res
         else:

@@ -1,0 +1,162 @@
+"""CPU kernels for SSIM: Numba loops around OpenCV's separable Gaussian filter.
+
+On a CPU, torch's convolution of 1-D 11-tap kernels and its elementwise kernels are several times
+slower than OpenCV's ``sepFilter2D`` and a fused Numba loop, so the CPU path of
+:func:`blurkit.metrics.ssim.ssim_values` runs here. Images are (H, W, C) float32/float64 arrays on
+the 0..255 scale.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numba
+import numpy as np
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """A small shared thread pool: OpenCV releases the GIL, so the four filters overlap."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="blurkit-ssim")
+    return _POOL
+
+PEAK = 255.0
+C1 = (0.01 * PEAK) ** 2
+C2 = (0.03 * PEAK) ** 2
+
+
+@numba.njit(parallel=True, cache=True)
+def _sum_diff_products(x, y):  # type: ignore[no-untyped-def]
+    """s = x + y − 255, d = x − y and their squares, in one pass."""
+    h, w, c = x.shape
+    s = np.empty_like(x)
+    d = np.empty_like(x)
+    ss = np.empty_like(x)
+    dd = np.empty_like(x)
+    for i in numba.prange(h):
+        for j in range(w):
+            for k in range(c):
+                a = x[i, j, k]
+                b = y[i, j, k]
+                sv = a + b - 255.0
+                dv = a - b
+                s[i, j, k] = sv
+                d[i, j, k] = dv
+                ss[i, j, k] = sv * sv
+                dd[i, j, k] = dv * dv
+    return s, d, ss, dd
+
+
+@numba.njit(parallel=True, cache=True)
+def _map_sum(f0, f1, f2, f3, mix):  # type: ignore[no-untyped-def]
+    """Σ of the SSIM map over pixels and channels (float64), mixing channels with ``mix`` (C×C)."""
+    h, w, c = f0.shape
+    rows = np.zeros(h)
+    for i in numba.prange(h):
+        acc = 0.0
+        for j in range(w):
+            for k in range(c):
+                a0 = 0.0
+                a1 = 0.0
+                a2 = 0.0
+                a3 = 0.0
+                for q in range(c):
+                    m = mix[k, q]
+                    a0 += m * f0[i, j, q]
+                    a1 += m * f1[i, j, q]
+                    a2 += m * f2[i, j, q]
+                    a3 += m * f3[i, j, q]
+                mu_s = a0 + 255.0
+                var_s = a2 - a0 * a0
+                var_d = a3 - a1 * a1
+                ms = mu_s * mu_s
+                md = a1 * a1
+                num = (0.5 * (ms - md) + C1) * (0.5 * (var_s - var_d) + C2)
+                den = (0.5 * (ms + md) + C1) * (0.5 * (var_s + var_d) + C2)
+                acc += num / den
+        rows[i] = acc
+    return rows.sum()
+
+
+@numba.njit(parallel=True, cache=True)
+def _map_sum_per_channel(f0, f1, f2, f3):  # type: ignore[no-untyped-def]
+    """Σ of the SSIM map over pixels and channels (float64), each channel on its own."""
+    h, w, c = f0.shape
+    rows = np.zeros(h)
+    for i in numba.prange(h):
+        acc = 0.0
+        for j in range(w):
+            for k in range(c):
+                a0 = np.float64(f0[i, j, k])
+                a1 = np.float64(f1[i, j, k])
+                mu_s = a0 + 255.0
+                var_s = f2[i, j, k] - a0 * a0
+                var_d = f3[i, j, k] - a1 * a1
+                ms = mu_s * mu_s
+                md = a1 * a1
+                num = (0.5 * (ms - md) + C1) * (0.5 * (var_s - var_d) + C2)
+                den = (0.5 * (ms + md) + C1) * (0.5 * (var_s + var_d) + C2)
+                acc += num / den
+        rows[i] = acc
+    return rows.sum()
+
+
+@numba.njit(parallel=True, cache=True)
+def squared_error_sum(x, y):  # type: ignore[no-untyped-def]
+    """Σ (x − y)² over an (N, ...) batch, per item, accumulated in float64."""
+    n = x.shape[0]
+    xf = x.reshape(n, -1)
+    yf = y.reshape(n, -1)
+    m = xf.shape[1]
+    out = np.zeros(n)
+    for b in range(n):
+        chunks = 64
+        step = (m + chunks - 1) // chunks
+        part = np.zeros(chunks)
+        for t in numba.prange(chunks):
+            acc = 0.0
+            for i in range(t * step, min(m, (t + 1) * step)):
+                d = np.float64(xf[b, i]) - np.float64(yf[b, i])
+                acc += d * d
+            part[t] = acc
+        out[b] = part.sum()
+    return out
+
+
+def _filter(img: np.ndarray, taps: np.ndarray, replicate: bool, radius: int) -> np.ndarray:
+    border = cv2.BORDER_REPLICATE if replicate else cv2.BORDER_REFLECT
+    c = img.shape[2]
+    if c <= 4:
+        out = cv2.sepFilter2D(img, -1, taps, taps, borderType=border)
+        out = out.reshape(img.shape)
+    else:
+        out = np.stack([cv2.sepFilter2D(img[:, :, k], -1, taps, taps, borderType=border) for k in range(c)], axis=2)
+    if not replicate:
+        out = out[radius:-radius, radius:-radius]
+    return np.ascontiguousarray(out)
+
+
+def ssim_mean_hwc(x: np.ndarray, y: np.ndarray, taps: np.ndarray, mix: np.ndarray, replicate: bool) -> float:
+    """Mean SSIM of one (H, W, C) pair.
+
+    Args:
+        x: first image on 0..255, float32 or float64, contiguous.
+        y: second image, same shape and dtype.
+        taps: the 1-D Gaussian (2r + 1 taps).
+        mix: (C, C) channel filter (identity for per-channel SSIM).
+        replicate: MATLAB-style replicate padding (same-size map) instead of skimage's cropped map.
+    """
+    radius = (len(taps) - 1) // 2
+    taps = taps.astype(x.dtype)
+    planes = _sum_diff_products(x, y)
+    moments = list(_pool().map(lambda p: _filter(p, taps, replicate, radius), planes))
+    if np.array_equal(mix, np.eye(mix.shape[0])):
+        total = _map_sum_per_channel(*moments)
+    else:
+        total = _map_sum(*moments, np.ascontiguousarray(mix, dtype=np.float64))
+    return float(total) / moments[0].size

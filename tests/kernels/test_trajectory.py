@@ -1,0 +1,150 @@
+import numba
+import numpy as np
+import pytest
+
+from blurkit.kernels import TrajectoryParams, kernels_from_seeds, sample_kernels, sample_trajectories
+from blurkit.kernels.psf import centroid, rasterize
+from blurkit.kernels.trajectory import stream_seeds
+
+SEEDS = range(40)
+
+
+def test_trajectory_length_is_exact_for_every_seed():
+    params = TrajectoryParams(length=(5.0, 80.0), samples=500)
+    tr = sample_trajectories(200, seed=3, params=params)
+    steps = np.linalg.norm(np.diff(tr.positions, axis=1), axis=2).sum(axis=1)
+    np.testing.assert_allclose(steps, tr.drawn[:, 0], rtol=1e-9)
+    assert tr.drawn[:, 0].min() >= 5.0 and tr.drawn[:, 0].max() <= 80.0
+
+
+def test_drawn_parameters_stay_in_their_ranges():
+    params = TrajectoryParams(anxiety=(0.004, 0.006), centripetal=(0.1, 0.2), exposure=(0.5, 1.0))
+    tr = sample_trajectories(300, seed=1, params=params)
+    rec = tr.records()
+    assert all(0.004 <= r["anxiety"] <= 0.006 for r in rec)
+    assert all(0.1 <= r["centripetal"] <= 0.2 for r in rec)
+    assert {r["exposure"] for r in rec} == {0.5, 1.0}
+    assert all(0 <= r["angle"] < 360 for r in rec)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_kernel_properties(seed):
+    kb = sample_kernels(8, seed=seed, params=TrajectoryParams(length=(1.0, 60.0), exposure=(0.1, 0.5, 1.0)))
+    for i in range(len(kb)):
+        k = kb.kernel(i)
+        assert k.dtype == np.float32
+        assert k.shape[0] == k.shape[1] and k.shape[0] % 2 == 1
+        assert (k >= 0).all()
+        assert abs(float(k.astype(np.float64).sum()) - 1.0) < 1e-6
+        cx, cy = centroid(k)
+        c = (k.shape[0] - 1) / 2
+        assert abs(cx - c) <= 0.25 and abs(cy - c) <= 0.25
+        # support is cropped: some mass in the outer two rings
+        h = k.shape[0] // 2
+        inner = k[2:-2, 2:-2].sum() if h >= 2 else 0
+        assert k.sum() - inner > 0
+
+
+def test_fixed_size_kernels_are_shrunk_to_fit_and_stay_centred():
+    kb = sample_kernels(50, seed=5, params=TrajectoryParams(length=60.0, anxiety=0.0), size=15)
+    assert kb.kernels.shape == (50, 15, 15)
+    for i in range(50):
+        assert kb.records[i]["scale"] < 1.0  # a 60 px line cannot fit in 15 px
+        cx, cy = centroid(kb.kernels[i])
+        assert abs(cx - 7) < 1e-3 and abs(cy - 7) < 1e-3
+        np.testing.assert_allclose(kb.kernels[i].sum(dtype=np.float64), 1.0, atol=1e-6)
+
+
+def test_same_seed_same_bytes_different_seed_differs():
+    a = sample_kernels(16, seed=11)
+    b = sample_kernels(16, seed=11)
+    c = sample_kernels(16, seed=12)
+    assert a.kernels.tobytes() == b.kernels.tobytes()
+    assert a.kernels.shape != c.kernels.shape or a.kernels.tobytes() != c.kernels.tobytes()
+
+
+def test_independent_of_batch_size():
+    big = sample_kernels(20, seed=4)
+    small = sample_kernels(5, seed=4)
+    for i in range(5):
+        assert big.kernel(i).tobytes() == small.kernel(i).tobytes()
+    # explicit per-kernel seeds regenerate any single kernel alone
+    one = kernels_from_seeds(big.seeds[7:8])
+    assert one.kernel(0).tobytes() == big.kernel(7).tobytes()
+
+
+def test_independent_of_thread_count():
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = sample_kernels(32, seed=9).kernels.copy()
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = sample_kernels(32, seed=9).kernels
+    finally:
+        numba.set_num_threads(before)
+    assert one.tobytes() == many.tobytes()
+
+
+def test_generator_input_is_accepted_and_advanced():
+    rng = np.random.default_rng(0)
+    a = sample_kernels(3, rng)
+    b = sample_kernels(3, rng)
+    assert a.seeds.tolist() != b.seeds.tolist()
+
+
+def test_fused_path_equals_rasterised_trajectories():
+    params = TrajectoryParams(length=(10, 40), exposure=(0.5, 1.0))
+    kb = sample_kernels(6, seed=21, params=params)
+    tr = sample_trajectories(6, seed=21, params=params)
+    for i in range(6):
+        k = rasterize(tr.positions[i], exposure=tr.records()[i]["exposure"])
+        np.testing.assert_allclose(k, kb.kernel(i), atol=1e-7)
+
+
+def test_zero_anxiety_gives_a_straight_line():
+    tr = sample_trajectories(3, seed=0, params=TrajectoryParams(anxiety=0.0, length=30.0))
+    for p in tr.positions:
+        d = p[-1] - p[0]
+        assert abs(np.hypot(*d) - 30.0) < 1e-6
+
+
+def test_anxiety_bends_the_path():
+    tr = sample_trajectories(50, seed=0, params=TrajectoryParams(anxiety=0.01, gaussian_shake=10.0, length=60.0))
+    chord = np.linalg.norm(tr.positions[:, -1] - tr.positions[:, 0], axis=1)
+    assert np.median(chord) < 55.0
+
+
+def test_stream_seeds_are_distinct():
+    s = stream_seeds(0, 10000)
+    assert len(set(s.tolist())) == 10000
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("samples", 1),
+        ("samples", 2.5),
+        ("length", (10, 5)),
+        ("length", -1),
+        ("anxiety", (0.0, 2.0)),
+        ("big_shake", "x"),
+        ("exposure", (0.0,)),
+        ("exposure", (1.5,)),
+        ("exposure", ()),
+        ("gaussian_shake", float("nan")),
+    ],
+)
+def test_bad_parameters_raise_naming_the_parameter(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrajectoryParams(**{field: value})
+
+
+def test_bad_sizes_and_counts():
+    with pytest.raises(ValueError, match="size"):
+        sample_kernels(2, seed=0, size=16)
+    with pytest.raises(ValueError, match="n"):
+        sample_kernels(-1, seed=0)
+    with pytest.raises(ValueError, match="seed"):
+        sample_kernels(2, seed=None)
+    with pytest.raises(ValueError, match="seeds"):
+        kernels_from_seeds([-3])

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from blurkit.io import ImageReadError, atomic_write_bytes, encode_image, list_images, read_image, write_image
+
+
+def test_round_trip_8_and_16_bit(tmp_path):
+    img = np.random.default_rng(0).random((10, 12, 3)).astype(np.float32)
+    write_image(tmp_path / "a.png", img)
+    write_image(tmp_path / "b.png", img, bits=16)
+    a, b = read_image(tmp_path / "a.png"), read_image(tmp_path / "b.png")
+    assert a.dtype == np.float32 and a.shape == (10, 12, 3)
+    assert np.abs(a - img).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(b - img).max() <= 0.5 / 65535 + 1e-6
+
+
+def test_gray_and_alpha_become_rgb(tmp_path):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "g.png"), np.full((5, 6), 100, np.uint8))
+    bgra = np.zeros((5, 6, 4), np.uint8)
+    bgra[..., 2] = 200  # red
+    bgra[..., 3] = 10
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    g, a = read_image(tmp_path / "g.png"), read_image(tmp_path / "a.png")
+    assert g.shape == a.shape == (5, 6, 3)
+    np.testing.assert_allclose(a[0, 0], [200 / 255, 0, 0], atol=1e-6)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    from PIL import Image
+
+    img = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    img.save(tmp_path / "r.jpg", exif=exif.tobytes())
+    assert read_image(tmp_path / "r.jpg").shape == (40, 20, 3)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "e.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty"):
+        read_image(tmp_path / "e.png")
+    (tmp_path / "t.jpg").write_text("hello")
+    with pytest.raises(ImageReadError, match="t.jpg"):
+        read_image(tmp_path / "t.jpg")
+    with pytest.raises(ValueError, match="suffix"):
+        encode_image(np.zeros((2, 2, 3)), ".gif")
+
+
+def test_atomic_write_leaves_no_temp_on_failure(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "x.bin"
+    target.write_bytes(b"old")
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+def test_list_images_sorted_recursive(tmp_path):
+    for rel in ["b.png", "a/c.jpg", "a/notes.txt"]:
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == ["a/c.jpg", "b.png"]
