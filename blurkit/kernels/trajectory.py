@@ -172,6 +172,95 @@ def _walk(s: np.ndarray, drawn: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> i
     return big
 
 
+#: Trajectories walked together by one thread: the velocity update is a chain of dependent
+#: sqrt/div operations, and interleaving independent trajectories lets the CPU overlap them.
+LANES = 4
+
+
+@njit(cache=True)
+def _walk_lanes(
+    states: np.ndarray, drawn: np.ndarray, xs: np.ndarray, ys: np.ndarray, bigs: np.ndarray, nl: int
+) -> None:
+    """``_walk`` for ``nl <= LANES`` trajectories at once, interleaved step by step.
+
+    Lane ``l`` performs exactly the floating-point operations of ``_walk`` on its own stream, so its
+    result is bit-identical to ``_walk``'s (checked by the tests).
+    """
+    n = xs.shape[1]
+    vx = np.empty(LANES)
+    vy = np.empty(LANES)
+    x = np.zeros(LANES)
+    y = np.zeros(LANES)
+    step = np.empty(LANES)
+    thr = np.empty(LANES)
+    ex = np.empty(LANES)
+    gs = np.empty(LANES)
+    cp = np.empty(LANES)
+    for lane in range(nl):
+        d = drawn[lane]
+        step[lane] = d[0] / (n - 1)
+        ex[lane] = d[1]
+        cp[lane] = d[2]
+        thr[lane] = d[3] * d[1]
+        gs[lane] = d[4]
+        a = math.radians(d[5])
+        vx[lane] = math.cos(a)
+        vy[lane] = math.sin(a)
+        if d[1] > 0.0:
+            vx[lane] *= d[1]
+            vy[lane] *= d[1]
+        else:
+            vx[lane] *= step[lane]
+            vy[lane] *= step[lane]
+        xs[lane, 0] = 0.0
+        ys[lane, 0] = 0.0
+        bigs[lane] = 0
+    for t in range(n - 1):
+        for lane in range(nl):
+            s = states[lane]
+            u = _prng.uniform(s)
+            nx = 0.0
+            ny = 0.0
+            if u < thr[lane]:
+                phi = math.pi + (_prng.uniform(s) - 0.5)
+                c = math.cos(phi)
+                sn = math.sin(phi)
+                nx = 2.0 * (vx[lane] * c - vy[lane] * sn)
+                ny = 2.0 * (vx[lane] * sn + vy[lane] * c)
+                bigs[lane] += 1
+            g1, g2 = _prng.normal_pair(s)
+            e = ex[lane]
+            st = step[lane]
+            wx = vx[lane] + (nx + e * (gs[lane] * g1 - cp[lane] * x[lane]) * st)
+            wy = vy[lane] + (ny + e * (gs[lane] * g2 - cp[lane] * y[lane]) * st)
+            norm = math.sqrt(wx * wx + wy * wy)
+            if norm > 0.0:
+                wx = wx / norm * st
+                wy = wy / norm * st
+            vx[lane] = wx
+            vy[lane] = wy
+            x[lane] += wx
+            y[lane] += wy
+            xs[lane, t + 1] = x[lane]
+            ys[lane, t + 1] = y[lane]
+
+
+@njit(cache=True)
+def _group(
+    seeds: np.ndarray, g: int, samples: int, prm: np.ndarray, exposures: np.ndarray,
+    xs: np.ndarray, ys: np.ndarray, drawn: np.ndarray, bigs: np.ndarray,
+) -> int:
+    """Walk the trajectories of group ``g`` (LANES consecutive seeds); return how many lanes."""
+    first = g * LANES
+    nl = min(LANES, seeds.shape[0] - first)
+    states = np.empty((LANES, 4), dtype=np.uint64)
+    for lane in range(nl):
+        states[lane] = _prng.new_state(seeds[first + lane])
+        _draw(states[lane], prm, exposures, drawn[lane])
+    _walk_lanes(states, drawn, xs, ys, bigs, nl)
+    return nl
+
+
 @njit(cache=True)
 def _seeds(root: np.uint64, start: int, n: int) -> np.ndarray:
     out = np.empty(n, dtype=np.uint64)
@@ -186,16 +275,19 @@ def _positions(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.n
     pos = np.empty((n, samples, 2), dtype=np.float64)
     drawn = np.empty((n, 7), dtype=np.float64)
     bigs = np.empty(n, dtype=np.int64)
-    for i in prange(n):
-        s = _prng.new_state(seeds[i])
-        d = np.empty(7)
-        _draw(s, prm, exposures, d)
-        xs = np.empty(samples)
-        ys = np.empty(samples)
-        bigs[i] = _walk(s, d, xs, ys)
-        pos[i, :, 0] = xs
-        pos[i, :, 1] = ys
-        drawn[i] = d
+    groups = (n + LANES - 1) // LANES
+    for g in prange(groups):
+        xs = np.empty((LANES, samples))
+        ys = np.empty((LANES, samples))
+        d = np.empty((LANES, 7))
+        b = np.empty(LANES, dtype=np.int64)
+        nl = _group(seeds, g, samples, prm, exposures, xs, ys, d, b)
+        for lane in range(nl):
+            i = g * LANES + lane
+            pos[i, :, 0] = xs[lane]
+            pos[i, :, 1] = ys[lane]
+            drawn[i] = d[lane]
+            bigs[i] = b[lane]
     return pos, drawn, bigs
 
 
@@ -203,16 +295,17 @@ def _positions(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.n
 def _fit_sizes(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.ndarray) -> np.ndarray:
     n = seeds.shape[0]
     sizes = np.empty(n, dtype=np.int64)
-    for i in prange(n):
-        s = _prng.new_state(seeds[i])
-        d = np.empty(7)
-        _draw(s, prm, exposures, d)
-        xs = np.empty(samples)
-        ys = np.empty(samples)
-        _walk(s, d, xs, ys)
-        m = max(2, min(samples, int(round(d[6] * samples))))
-        _, _, r = fit_half(xs, ys, m)
-        sizes[i] = size_for_radius(r)
+    groups = (n + LANES - 1) // LANES
+    for g in prange(groups):
+        xs = np.empty((LANES, samples))
+        ys = np.empty((LANES, samples))
+        d = np.empty((LANES, 7))
+        b = np.empty(LANES, dtype=np.int64)
+        nl = _group(seeds, g, samples, prm, exposures, xs, ys, d, b)
+        for lane in range(nl):
+            m = max(2, min(samples, int(round(d[lane, 6] * samples))))
+            _, _, r = fit_half(xs[lane], ys[lane], m)
+            sizes[g * LANES + lane] = size_for_radius(r)
     return sizes
 
 
@@ -223,24 +316,28 @@ def _raster(
 ) -> None:
     n = seeds.shape[0]
     room = (k - 1) / 2.0 - 1.0
-    for i in prange(n):
-        s = _prng.new_state(seeds[i])
-        d = np.empty(7)
-        _draw(s, prm, exposures, d)
-        xs = np.empty(samples)
-        ys = np.empty(samples)
-        bigs[i] = _walk(s, d, xs, ys)
-        m = max(2, min(samples, int(round(d[6] * samples))))
-        cx, cy, r = fit_half(xs, ys, m)
-        scale = 1.0 if (r <= room or r == 0.0) else room / r
-        buf = np.zeros((k, k))
-        splat_centred(xs, ys, m, cx, cy, scale, buf)
-        total = buf.sum()
-        for a in range(k):
-            for b in range(k):
-                out[i, a, b] = buf[a, b] / total
-        drawn[i] = d
-        scales[i] = scale
+    groups = (n + LANES - 1) // LANES
+    for g in prange(groups):
+        xs = np.empty((LANES, samples))
+        ys = np.empty((LANES, samples))
+        d = np.empty((LANES, 7))
+        b = np.empty(LANES, dtype=np.int64)
+        nl = _group(seeds, g, samples, prm, exposures, xs, ys, d, b)
+        buf = np.empty((k, k))
+        for lane in range(nl):
+            i = g * LANES + lane
+            m = max(2, min(samples, int(round(d[lane, 6] * samples))))
+            cx, cy, r = fit_half(xs[lane], ys[lane], m)
+            scale = 1.0 if (r <= room or r == 0.0) else room / r
+            buf[:] = 0.0
+            splat_centred(xs[lane], ys[lane], m, cx, cy, scale, buf)
+            total = buf.sum()
+            for a in range(k):
+                for c in range(k):
+                    out[i, a, c] = buf[a, c] / total
+            drawn[i] = d[lane]
+            bigs[i] = b[lane]
+            scales[i] = scale
 
 
 def _root(seed: SeedLike) -> np.uint64:

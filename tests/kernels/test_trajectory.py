@@ -148,3 +148,41 @@ def test_bad_sizes_and_counts():
         sample_kernels(2, seed=None)
     with pytest.raises(ValueError, match="seeds"):
         kernels_from_seeds([-3])
+
+
+def test_interleaved_lanes_are_bit_identical_to_the_single_walk():
+    from blurkit.kernels import _prng
+    from blurkit.kernels.trajectory import _draw, _walk
+
+    params = TrajectoryParams(length=(5, 60), big_shake=(0.5, 1.0), anxiety=(0.005, 0.01))
+    seeds = stream_seeds(17, 7)
+    tr = sample_trajectories(7, seed=17, params=params)  # walked LANES at a time
+    prm, exposures = params._packed(), np.asarray(params.exposure)
+    for i, s in enumerate(seeds):
+        state = _prng.new_state(np.uint64(s))
+        d = np.empty(7)
+        _draw(state, prm, exposures, d)
+        xs, ys = np.empty(params.samples), np.empty(params.samples)
+        _walk(state, d, xs, ys)
+        assert np.array_equal(xs, tr.positions[i, :, 0]) and np.array_equal(ys, tr.positions[i, :, 1])
+
+
+def test_normal_generator_is_standard_normal():
+    from numba import njit
+    from scipy import stats
+
+    from blurkit.kernels import _prng
+
+    @njit
+    def draw(n):
+        s = _prng.new_state(np.uint64(123))
+        out = np.empty(n)
+        for i in range(n):
+            out[i] = _prng.normal(s)
+        return out
+
+    x = draw(400_000)
+    assert abs(x.mean()) < 0.01 and abs(x.var() - 1) < 0.01
+    assert stats.kstest(x, "norm").pvalue > 1e-3
+    # the ziggurat's tail (|x| > R = 3.44) has the right mass
+    assert abs((np.abs(x) > 3.442619855899).mean() - 2 * stats.norm.sf(3.442619855899)) < 2e-4
