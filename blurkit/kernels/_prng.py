@@ -129,3 +129,48 @@ def normal_pair(s: np.ndarray) -> tuple[float, float]:
     """Two independent standard normals."""
     a = normal(s)
     return a, normal(s)
+
+
+# --- Value-style variants: the state travels as four scalars, so hot loops keep it in registers
+# (an array state that escapes into a call is reloaded from memory on every draw). They produce
+# exactly the same numbers as the array-state functions above.
+
+
+@njit(cache=True, inline="always")
+def next_u64_v(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64):  # type: ignore[no-untyped-def]
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@njit(cache=True, inline="always")
+def uniform_v(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64):  # type: ignore[no-untyped-def]
+    r, s0, s1, s2, s3 = next_u64_v(s0, s1, s2, s3)
+    return float(np.int64(r >> np.uint64(11))) * _INV53, s0, s1, s2, s3
+
+
+@njit(cache=True)
+def _normal_slow_v(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64, i: np.uint64, u: float):  # type: ignore[no-untyped-def]
+    s = np.empty(4, dtype=np.uint64)
+    s[0] = s0
+    s[1] = s1
+    s[2] = s2
+    s[3] = s3
+    g = _normal_slow(s, i, u)
+    return g, s[0], s[1], s[2], s[3]
+
+
+@njit(cache=True, inline="always")
+def normal_v(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64):  # type: ignore[no-untyped-def]
+    bits, s0, s1, s2, s3 = next_u64_v(s0, s1, s2, s3)
+    i = bits & np.uint64(127)
+    u = 2.0 * (float(np.int64(bits >> np.uint64(11))) * _INV53) - 1.0
+    if abs(u) < _ZR[i]:
+        return u * _ZX[i], s0, s1, s2, s3
+    return _normal_slow_v(s0, s1, s2, s3, i, u)

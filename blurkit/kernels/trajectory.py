@@ -124,12 +124,16 @@ def _draw(s: np.ndarray, prm: np.ndarray, exposures: np.ndarray, drawn: np.ndarr
 
 @njit(cache=True)
 def _walk(s: np.ndarray, drawn: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> int:
-    """Fill xs, ys with one trajectory; return the number of big shakes."""
+    """Fill xs, ys with one trajectory; return the number of big shakes.
+
+    The stream's state is copied into four scalars for the loop (so it stays in registers) and
+    written back at the end.
+    """
     n = xs.shape[0]
     length = drawn[0]
     expl = drawn[1]
     centripetal = drawn[2]
-    prob_big = drawn[3]
+    threshold = drawn[3] * drawn[1]
     gauss = drawn[4]
     angle = math.radians(drawn[5])
     step = length / (n - 1)
@@ -141,24 +145,27 @@ def _walk(s: np.ndarray, drawn: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> i
     else:
         vx *= step
         vy *= step
+    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
     x = 0.0
     y = 0.0
     xs[0] = 0.0
     ys[0] = 0.0
     big = 0
     for t in range(n - 1):
-        u = _prng.uniform(s)
+        u, s0, s1, s2, s3 = _prng.uniform_v(s0, s1, s2, s3)
         nx = 0.0
         ny = 0.0
-        if u < prob_big * expl:
+        if u < threshold:
             # impulsive shake: a near reversal, 2v rotated by pi + U - 1/2
-            phi = math.pi + (_prng.uniform(s) - 0.5)
+            w, s0, s1, s2, s3 = _prng.uniform_v(s0, s1, s2, s3)
+            phi = math.pi + (w - 0.5)
             c = math.cos(phi)
             sn = math.sin(phi)
             nx = 2.0 * (vx * c - vy * sn)
             ny = 2.0 * (vx * sn + vy * c)
             big += 1
-        g1, g2 = _prng.normal_pair(s)
+        g1, s0, s1, s2, s3 = _prng.normal_v(s0, s1, s2, s3)
+        g2, s0, s1, s2, s3 = _prng.normal_v(s0, s1, s2, s3)
         vx += nx + expl * (gauss * g1 - centripetal * x) * step
         vy += ny + expl * (gauss * g2 - centripetal * y) * step
         norm = math.sqrt(vx * vx + vy * vy)
@@ -169,96 +176,22 @@ def _walk(s: np.ndarray, drawn: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> i
         y += vy
         xs[t + 1] = x
         ys[t + 1] = y
+    s[0] = s0
+    s[1] = s1
+    s[2] = s2
+    s[3] = s3
     return big
 
 
-#: Trajectories walked together by one thread: the velocity update is a chain of dependent
-#: sqrt/div operations, and interleaving independent trajectories lets the CPU overlap them.
-LANES = 4
-
-
 @njit(cache=True)
-def _walk_lanes(
-    states: np.ndarray, drawn: np.ndarray, xs: np.ndarray, ys: np.ndarray, bigs: np.ndarray, nl: int
-) -> None:
-    """``_walk`` for ``nl <= LANES`` trajectories at once, interleaved step by step.
-
-    Lane ``l`` performs exactly the floating-point operations of ``_walk`` on its own stream, so its
-    result is bit-identical to ``_walk``'s (checked by the tests).
-    """
-    n = xs.shape[1]
-    vx = np.empty(LANES)
-    vy = np.empty(LANES)
-    x = np.zeros(LANES)
-    y = np.zeros(LANES)
-    step = np.empty(LANES)
-    thr = np.empty(LANES)
-    ex = np.empty(LANES)
-    gs = np.empty(LANES)
-    cp = np.empty(LANES)
-    for lane in range(nl):
-        d = drawn[lane]
-        step[lane] = d[0] / (n - 1)
-        ex[lane] = d[1]
-        cp[lane] = d[2]
-        thr[lane] = d[3] * d[1]
-        gs[lane] = d[4]
-        a = math.radians(d[5])
-        vx[lane] = math.cos(a)
-        vy[lane] = math.sin(a)
-        if d[1] > 0.0:
-            vx[lane] *= d[1]
-            vy[lane] *= d[1]
-        else:
-            vx[lane] *= step[lane]
-            vy[lane] *= step[lane]
-        xs[lane, 0] = 0.0
-        ys[lane, 0] = 0.0
-        bigs[lane] = 0
-    for t in range(n - 1):
-        for lane in range(nl):
-            s = states[lane]
-            u = _prng.uniform(s)
-            nx = 0.0
-            ny = 0.0
-            if u < thr[lane]:
-                phi = math.pi + (_prng.uniform(s) - 0.5)
-                c = math.cos(phi)
-                sn = math.sin(phi)
-                nx = 2.0 * (vx[lane] * c - vy[lane] * sn)
-                ny = 2.0 * (vx[lane] * sn + vy[lane] * c)
-                bigs[lane] += 1
-            g1, g2 = _prng.normal_pair(s)
-            e = ex[lane]
-            st = step[lane]
-            wx = vx[lane] + (nx + e * (gs[lane] * g1 - cp[lane] * x[lane]) * st)
-            wy = vy[lane] + (ny + e * (gs[lane] * g2 - cp[lane] * y[lane]) * st)
-            norm = math.sqrt(wx * wx + wy * wy)
-            if norm > 0.0:
-                wx = wx / norm * st
-                wy = wy / norm * st
-            vx[lane] = wx
-            vy[lane] = wy
-            x[lane] += wx
-            y[lane] += wy
-            xs[lane, t + 1] = x[lane]
-            ys[lane, t + 1] = y[lane]
-
-
-@njit(cache=True)
-def _group(
-    seeds: np.ndarray, g: int, samples: int, prm: np.ndarray, exposures: np.ndarray,
-    xs: np.ndarray, ys: np.ndarray, drawn: np.ndarray, bigs: np.ndarray,
+def _one(
+    seed: np.uint64, samples: int, prm: np.ndarray, exposures: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+    drawn: np.ndarray,
 ) -> int:
-    """Walk the trajectories of group ``g`` (LANES consecutive seeds); return how many lanes."""
-    first = g * LANES
-    nl = min(LANES, seeds.shape[0] - first)
-    states = np.empty((LANES, 4), dtype=np.uint64)
-    for lane in range(nl):
-        states[lane] = _prng.new_state(seeds[first + lane])
-        _draw(states[lane], prm, exposures, drawn[lane])
-    _walk_lanes(states, drawn, xs, ys, bigs, nl)
-    return nl
+    """Draw the parameters of one trajectory from its stream and walk it."""
+    s = _prng.new_state(seed)
+    _draw(s, prm, exposures, drawn)
+    return _walk(s, drawn, xs, ys)
 
 
 @njit(cache=True)
@@ -275,19 +208,12 @@ def _positions(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.n
     pos = np.empty((n, samples, 2), dtype=np.float64)
     drawn = np.empty((n, 7), dtype=np.float64)
     bigs = np.empty(n, dtype=np.int64)
-    groups = (n + LANES - 1) // LANES
-    for g in prange(groups):
-        xs = np.empty((LANES, samples))
-        ys = np.empty((LANES, samples))
-        d = np.empty((LANES, 7))
-        b = np.empty(LANES, dtype=np.int64)
-        nl = _group(seeds, g, samples, prm, exposures, xs, ys, d, b)
-        for lane in range(nl):
-            i = g * LANES + lane
-            pos[i, :, 0] = xs[lane]
-            pos[i, :, 1] = ys[lane]
-            drawn[i] = d[lane]
-            bigs[i] = b[lane]
+    for i in prange(n):
+        xs = np.empty(samples)
+        ys = np.empty(samples)
+        bigs[i] = _one(seeds[i], samples, prm, exposures, xs, ys, drawn[i])
+        pos[i, :, 0] = xs
+        pos[i, :, 1] = ys
     return pos, drawn, bigs
 
 
@@ -295,17 +221,14 @@ def _positions(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.n
 def _fit_sizes(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.ndarray) -> np.ndarray:
     n = seeds.shape[0]
     sizes = np.empty(n, dtype=np.int64)
-    groups = (n + LANES - 1) // LANES
-    for g in prange(groups):
-        xs = np.empty((LANES, samples))
-        ys = np.empty((LANES, samples))
-        d = np.empty((LANES, 7))
-        b = np.empty(LANES, dtype=np.int64)
-        nl = _group(seeds, g, samples, prm, exposures, xs, ys, d, b)
-        for lane in range(nl):
-            m = max(2, min(samples, int(round(d[lane, 6] * samples))))
-            _, _, r = fit_half(xs[lane], ys[lane], m)
-            sizes[g * LANES + lane] = size_for_radius(r)
+    for i in prange(n):
+        xs = np.empty(samples)
+        ys = np.empty(samples)
+        d = np.empty(7)
+        _one(seeds[i], samples, prm, exposures, xs, ys, d)
+        m = max(2, min(samples, int(round(d[6] * samples))))
+        _, _, r = fit_half(xs, ys, m)
+        sizes[i] = size_for_radius(r)
     return sizes
 
 
@@ -316,28 +239,20 @@ def _raster(
 ) -> None:
     n = seeds.shape[0]
     room = (k - 1) / 2.0 - 1.0
-    groups = (n + LANES - 1) // LANES
-    for g in prange(groups):
-        xs = np.empty((LANES, samples))
-        ys = np.empty((LANES, samples))
-        d = np.empty((LANES, 7))
-        b = np.empty(LANES, dtype=np.int64)
-        nl = _group(seeds, g, samples, prm, exposures, xs, ys, d, b)
-        buf = np.empty((k, k))
-        for lane in range(nl):
-            i = g * LANES + lane
-            m = max(2, min(samples, int(round(d[lane, 6] * samples))))
-            cx, cy, r = fit_half(xs[lane], ys[lane], m)
-            scale = 1.0 if (r <= room or r == 0.0) else room / r
-            buf[:] = 0.0
-            splat_centred(xs[lane], ys[lane], m, cx, cy, scale, buf)
-            total = buf.sum()
-            for a in range(k):
-                for c in range(k):
-                    out[i, a, c] = buf[a, c] / total
-            drawn[i] = d[lane]
-            bigs[i] = b[lane]
-            scales[i] = scale
+    for i in prange(n):
+        xs = np.empty(samples)
+        ys = np.empty(samples)
+        bigs[i] = _one(seeds[i], samples, prm, exposures, xs, ys, drawn[i])
+        m = max(2, min(samples, int(round(drawn[i, 6] * samples))))
+        cx, cy, r = fit_half(xs, ys, m)
+        scale = 1.0 if (r <= room or r == 0.0) else room / r
+        buf = np.zeros((k, k))
+        splat_centred(xs, ys, m, cx, cy, scale, buf)
+        total = buf.sum()
+        for a in range(k):
+            for c in range(k):
+                out[i, a, c] = buf[a, c] / total
+        scales[i] = scale
 
 
 def _root(seed: SeedLike) -> np.uint64:
