@@ -51,6 +51,17 @@ def size_for_radius(r: float) -> int:
     return 2 * (int(math.ceil(r - 1e-9)) + 1) + 1
 
 
+@njit(cache=True, inline="always")
+def _flush(out: np.ndarray, x0: int, y0: int, a00: float, a01: float, a10: float, a11: float, w: float) -> None:
+    k = out.shape[0]
+    x1 = min(x0 + 1, k - 1)
+    y1 = min(y0 + 1, k - 1)
+    out[y0, x0] += w * a00
+    out[y0, x1] += w * a01
+    out[y1, x0] += w * a10
+    out[y1, x1] += w * a11
+
+
 @njit(cache=True)
 def splat_centred(
     xs: np.ndarray, ys: np.ndarray, m: int, cx: float, cy: float, scale: float, out: np.ndarray
@@ -58,24 +69,41 @@ def splat_centred(
     """Bilinearly splat the first ``m`` samples, moved so that their mean ``(cx, cy)`` lands on the
     centre of the square ``out`` and scaled about it by ``scale``; each sample carries mass ``1/m``.
 
-    ``out`` is float64 and is accumulated into (zero it first).
+    ``out`` is float64 and is accumulated into (zero it first). Consecutive samples of a trajectory
+    mostly fall in the same pixel cell, so the four weights are summed in registers while the cell
+    stays the same and added to ``out`` when it changes.
     """
     k = out.shape[0]
     c = (k - 1) / 2.0
     w = 1.0 / m
+    cur_x = -1
+    cur_y = -1
+    a00 = 0.0
+    a01 = 0.0
+    a10 = 0.0
+    a11 = 0.0
     for t in range(m):
         x = c + (xs[t] - cx) * scale
         y = c + (ys[t] - cy) * scale
         x0 = int(math.floor(x))
         y0 = int(math.floor(y))
+        if x0 != cur_x or y0 != cur_y:
+            if cur_x >= 0:
+                _flush(out, cur_x, cur_y, a00, a01, a10, a11, w)
+            cur_x = x0
+            cur_y = y0
+            a00 = 0.0
+            a01 = 0.0
+            a10 = 0.0
+            a11 = 0.0
         fx = x - x0
         fy = y - y0
-        x1 = min(x0 + 1, k - 1)
-        y1 = min(y0 + 1, k - 1)
-        out[y0, x0] += w * (1.0 - fx) * (1.0 - fy)
-        out[y0, x1] += w * fx * (1.0 - fy)
-        out[y1, x0] += w * (1.0 - fx) * fy
-        out[y1, x1] += w * fx * fy
+        a00 += (1.0 - fx) * (1.0 - fy)
+        a01 += fx * (1.0 - fy)
+        a10 += (1.0 - fx) * fy
+        a11 += fx * fy
+    if cur_x >= 0:
+        _flush(out, cur_x, cur_y, a00, a01, a10, a11, w)
 
 
 def exposure_samples(n_samples: int, exposure: float) -> int:
