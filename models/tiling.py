@@ -1,0 +1,105 @@
+"""Running a fully convolutional network on images of any size.
+
+``restore_padded`` reflect-pads to the network's size multiple (and minimum size) and crops back;
+``restore_tiled`` splits a large image into overlapping tiles, runs each (padded) and blends them:
+on a side shared with a neighbour, a tile's weight is 0 for the outer quarter of the overlap and
+then ramps linearly to 1, so memory stays bounded and seams do not show. A network whose receptive
+field radius is at most a quarter of the overlap gives exactly the untiled result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+Net = Callable[[torch.Tensor], torch.Tensor]
+
+
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int, min_size: int = 1
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad (B, C, H, W) at the bottom/right to multiples of ``multiple``, at least ``min_size``.
+
+    Reflect padding where the image is large enough, replicate otherwise.
+
+    Returns:
+        The padded tensor and the original ``(H, W)``.
+
+    >>> y, hw = pad_to_multiple(torch.zeros(1, 3, 37, 53), 4)
+    >>> tuple(y.shape), hw
+    ((1, 3, 40, 56), (37, 53))
+    """
+    if multiple < 1:
+        raise ValueError(f"multiple: must be >= 1, got {multiple}")
+    h, w = x.shape[-2:]
+    th, tw = max(h, min_size), max(w, min_size)
+    ph, pw = th - h + (-th) % multiple, tw - w + (-tw) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (int(h), int(w))
+
+
+def restore_padded(net: Net, x: torch.Tensor, multiple: int, min_size: int = 1) -> torch.Tensor:
+    """``net`` applied to ``x`` padded to ``multiple`` (and ``min_size``), cropped back to the input size."""
+    xp, (h, w) = pad_to_multiple(x, multiple, min_size)
+    return net(xp)[..., :h, :w]
+
+
+def _ramp(n: int, overlap: int, low_shared: bool, high_shared: bool, device: torch.device) -> torch.Tensor:
+    """1-D blend weights of a tile side of length ``n``; only sides shared with a neighbour ramp."""
+    pos = torch.arange(n, device=device, dtype=torch.float32)
+    margin = overlap // 4
+    width = max(overlap - 2 * margin, 1)
+    w = torch.ones(n, device=device)
+    if low_shared:
+        w = torch.minimum(w, torch.clamp((pos - margin + 1) / width, 0.0, 1.0))
+    if high_shared:
+        w = torch.minimum(w, torch.clamp((n - pos - margin) / width, 0.0, 1.0))
+    return w
+
+
+def _starts(size: int, tile: int, step: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile, step))
+    starts.append(size - tile)
+    return starts
+
+
+def restore_tiled(
+    net: Net, x: torch.Tensor, tile: int, overlap: int, multiple: int, min_size: int = 1
+) -> torch.Tensor:
+    """``net`` over overlapping ``tile``×``tile`` windows of ``x``, blended (linear ramps over ``overlap``).
+
+    Args:
+        net: maps (B, C, h, w) with h, w multiples of ``multiple`` to the same shape.
+        x: (B, C, H, W) input.
+        tile: window size in pixels (> ``overlap``).
+        overlap: pixels shared by neighbouring windows.
+        multiple: size multiple ``net`` needs (each window is padded as in :func:`restore_padded`).
+        min_size: smallest input ``net`` accepts.
+    """
+    if tile <= 0 or overlap < 4 or overlap >= tile:
+        raise ValueError(f"tile/overlap: need tile > overlap >= 4, got tile={tile}, overlap={overlap}")
+    b, _, h, w = x.shape
+    out: torch.Tensor | None = None
+    weight = torch.zeros(1, 1, h, w, device=x.device)
+    step = tile - overlap
+    for top in _starts(h, tile, step):
+        for left in _starts(w, tile, step):
+            patch = x[..., top : top + tile, left : left + tile]
+            y = restore_padded(net, patch, multiple, min_size).float()
+            ph, pw = patch.shape[-2:]
+            wy = _ramp(ph, overlap, top > 0, top + ph < h, x.device)
+            wx = _ramp(pw, overlap, left > 0, left + pw < w, x.device)
+            wgt = (wy[:, None] * wx[None, :])[None, None]
+            if out is None:
+                out = torch.zeros(b, y.shape[1], h, w, device=x.device)
+            out[..., top : top + ph, left : left + pw] += y * wgt
+            weight[..., top : top + ph, left : left + pw] += wgt
+    if out is None:
+        raise ValueError(f"x: empty image of shape {tuple(x.shape)}")
+    return out / weight

@@ -1,0 +1,684 @@
+"""Train DeblurGAN: ``python -m models.train --config models/configs/deblurgan.toml --out runs/NAME``.
+
+The TOML config holds every hyper-parameter (see ``docs/models.md``); the command line only says
+where things are and how long to run:
+
+    --config FILE        TOML configuration (required)
+    --out DIR            run folder (default ``runs/<config stem>``)
+    --resume             continue from ``DIR/checkpoint.pt``
+    --data-root DIR      folder that relative data paths of the config are resolved against
+                         (default: the current directory)
+    --vgg-weights FILE   local VGG ``features`` state dict for the perceptual loss
+    --device DEV         ``cuda``, ``cpu`` … (default: CUDA when available)
+    --max-minutes M      wall-clock budget: checkpoint and stop cleanly when it is spent
+    --no-progress        no tqdm bar
+
+Multi-GPU: ``torchrun --nproc_per_node N -m models.train ...`` (DistributedDataParallel for the
+generator, all-reduced critic gradients, each rank draws its share of every epoch, rank 0 logs,
+validates and writes files). ``batch_size`` is per process.
+
+The run folder receives ``checkpoint.pt`` (everything needed to resume: models, optimisers,
+schedulers, step, RNG states; the data position is a function of the step), ``log.csv`` (losses per
+logged step), ``val.csv`` (PSNR / SSIM-skimage on the validation crops), ``samples/step_NNNNNNN.png``
+(rows of blurred | restored | sharp) and, when the run ends or stops, ``generator.pt`` (the latest
+generator in the half-precision shipped format, loadable with ``models.load_deblurrer``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomllib
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+
+from blurkit.io import atomic_write_bytes, write_image
+from models.data import (
+    MixedPairs,
+    MixedSampler,
+    SourceConfig,
+    collate_mixed,
+    draw_seed,
+    find_pairs,
+    materialize_batch,
+    resolve_source,
+    seed_worker,
+    source_probabilities,
+)
+from models.deblurgan import (
+    SIZE_MULTIPLE,
+    TRAIN_KIND,
+    Critic,
+    CriticConfig,
+    Generator,
+    GeneratorConfig,
+    atomic_torch_save,
+    save_generator,
+)
+from models.losses import PerceptualLoss, gradient_penalty, wgan_critic_loss, wgan_generator_loss
+
+
+# --------------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DataConfig:
+    """``[data]``: sources, mixing, crops, loader."""
+
+    sources: tuple[SourceConfig, ...]
+    synthetic_to_real: float = 2.0
+    blur_preset: str = "realistic"
+    crop: int = 256
+    margin: int = 32
+    batch_size: int = 1
+    num_workers: int = 2
+    epoch_size: int = 0  # 0: the total number of items of all sources
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """``[loss]``: WGAN-GP and perceptual terms."""
+
+    perceptual: str = "vgg19_conv3_3"  # or "vgg16_relu3_3"; "none" only for smoke tests
+    perceptual_weight: float = 100.0
+    gp_weight: float = 10.0
+    critic_steps: int = 5
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """``[optim]``: Adam, constant learning rate then linear decay to 0 at ``steps``."""
+
+    steps: int = 10000
+    decay_start: int = 5000
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """``[train]``: precision and the periods of logging, validation and checkpoints (in steps)."""
+
+    amp: bool = True
+    log_every: int = 10
+    val_every: int = 500
+    ckpt_every: int = 500
+
+
+@dataclass(frozen=True)
+class ValConfig:
+    """``[val]``: a fixed validation set of centre crops (``kind`` as in data sources; absent: none)."""
+
+    kind: str = "on_the_fly"
+    root: str = ""
+    count: int = 8
+    size: int = 256
+    seed: int = 12345
+    grid_rows: int = 4
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training configuration (one TOML file)."""
+
+    generator: GeneratorConfig
+    critic: CriticConfig
+    data: DataConfig
+    loss: LossConfig = LossConfig()
+    optim: OptimConfig = OptimConfig()
+    train: LoopConfig = LoopConfig()
+    val: ValConfig | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"config [{section}]: unknown keys {unknown} (known: {sorted(names)})")
+    return cls(**values)
+
+
+def config_from_dict(raw: Mapping[str, Any]) -> TrainConfig:
+    """Validate a parsed TOML mapping into a :class:`TrainConfig` (unknown keys are errors)."""
+    sections = {"generator", "critic", "data", "loss", "optim", "train", "val"}
+    unknown = sorted(set(raw) - sections)
+    if unknown:
+        raise ValueError(f"config: unknown sections {unknown} (known: {sorted(sections)})")
+    data = dict(raw.get("data", {}))
+    sources = tuple(_build(SourceConfig, "data.sources", s) for s in data.pop("sources", []))
+    if not sources:
+        raise ValueError("config [data]: at least one [[data.sources]] entry is needed")
+    optim = dict(raw.get("optim", {}))
+    if "betas" in optim:
+        optim["betas"] = tuple(float(b) for b in optim["betas"])
+    cfg = TrainConfig(
+        generator=_build(GeneratorConfig, "generator", raw.get("generator", {})),
+        critic=_build(CriticConfig, "critic", raw.get("critic", {})),
+        data=_build(DataConfig, "data", {**data, "sources": sources}),
+        loss=_build(LossConfig, "loss", raw.get("loss", {})),
+        optim=_build(OptimConfig, "optim", optim),
+        train=_build(LoopConfig, "train", raw.get("train", {})),
+        val=_build(ValConfig, "val", raw["val"]) if "val" in raw else None,
+        raw=dict(raw),
+    )
+    o = cfg.optim
+    if o.steps < 1 or not 0 <= o.decay_start <= o.steps:
+        raise ValueError(
+            f"config [optim]: need steps >= 1 and 0 <= decay_start <= steps, got {o.steps}, {o.decay_start}"
+        )
+    if cfg.data.crop % SIZE_MULTIPLE:
+        raise ValueError(f"config [data]: crop must be a multiple of {SIZE_MULTIPLE}, got {cfg.data.crop}")
+    if cfg.val is not None and cfg.val.size % SIZE_MULTIPLE:
+        raise ValueError(f"config [val]: size must be a multiple of {SIZE_MULTIPLE}, got {cfg.val.size}")
+    if cfg.loss.critic_steps < 1:
+        raise ValueError(f"config [loss]: critic_steps must be >= 1, got {cfg.loss.critic_steps}")
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str]) -> TrainConfig:
+    """Read and validate a TOML training configuration."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such config file")
+    with p.open("rb") as f:
+        return config_from_dict(tomllib.load(f))
+
+
+def lr_factor(step: int, steps: int, decay_start: int) -> float:
+    """Learning-rate multiplier: 1 until ``decay_start``, then linear to 0 at ``steps``.
+
+    >>> [lr_factor(s, 10, 6) for s in (0, 6, 8, 10)]
+    [1.0, 1.0, 0.5, 0.0]
+    """
+    if step < decay_start:
+        return 1.0
+    return max(0.0, (steps - step) / max(1, steps - decay_start))
+
+
+# --------------------------------------------------------------------------------------------------
+# RNG state (checkpointed)
+# --------------------------------------------------------------------------------------------------
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy (legacy global, for third-party code), torch CPU and CUDA RNG states."""
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # noqa: NPY002 - saved, not drawn from
+    return {
+        "python": random.getstate(),
+        "numpy": {
+            "name": name,
+            "keys": np.asarray(keys).tolist(),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved."""
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    keys = np.asarray(n["keys"], dtype=np.uint32)
+    np.random.set_state((n["name"], keys, n["pos"], n["has_gauss"], n["cached"]))  # noqa: NPY002
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------------
+def _centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    if h < size or w < size:
+        pad_h, pad_w = max(0, size - h), max(0, size - w)
+        x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        h, w = x.shape[-2:]
+    top, left = (h - size) // 2, (w - size) // 2
+    return x[..., top : top + size, left : left + size]
+
+
+def build_validation(
+    val: ValConfig, data_root: Path | None, preset: str, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed validation crops (blurred, sharp) on ``device``; on-the-fly ones blurred with fixed seeds."""
+    from blurkit.io import list_images, read_image
+
+    root = Path(val.root)
+    if data_root is not None and not root.is_absolute():
+        root = data_root / root
+    if val.kind == "on_the_fly":
+        sharp_paths = list_images(root)
+        blur_paths: list[Path | None] = [None] * len(sharp_paths)
+    else:
+        bp, sharp_paths = find_pairs(root, val.kind)
+        blur_paths = list(bp)
+    if not sharp_paths:
+        raise ValueError(f"{root}: no validation images")
+    n = min(val.count, len(sharp_paths))
+    picks = np.linspace(0, len(sharp_paths) - 1, n).round().astype(int).tolist()
+
+    def load(p: Path) -> torch.Tensor:
+        return _centre_crop(torch.from_numpy(read_image(p).transpose(2, 0, 1).copy()), val.size)
+
+    sharp = torch.stack([load(sharp_paths[i]) for i in picks]).to(device)
+    if val.kind == "on_the_fly":
+        from blurkit.synth import blur_batch
+
+        seeds = [draw_seed(val.seed, 0, i) for i in range(n)]
+        blurred, _, _ = blur_batch(sharp, seeds, preset=preset)
+    else:
+        blurred = torch.stack([load(blur_paths[i]) for i in picks if blur_paths[i] is not None]).to(device)  # type: ignore[arg-type]
+    return blurred.float(), sharp.float()
+
+
+@torch.no_grad()
+def validate(
+    generator: nn.Module, blurred: torch.Tensor, sharp: torch.Tensor, batch: int = 4
+) -> tuple[dict[str, float], torch.Tensor]:
+    """Mean PSNR (rgb) and SSIM (skimage) of the generator on validation crops; also its outputs."""
+    from blurkit.metrics import psnr, ssim
+
+    was_training = generator.training
+    generator.eval()
+    outs = []
+    for i in range(0, blurred.shape[0], batch):
+        x = blurred[i : i + batch] * 2 - 1
+        outs.append(((generator(x).float() + 1) * 0.5).clamp(0, 1))
+    generator.train(was_training)
+    restored = torch.cat(outs)
+
+    def mean(v: Any) -> float:
+        t = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
+        return float(t[torch.isfinite(t)].mean()) if torch.isfinite(t).any() else math.inf
+
+    metrics = {
+        "psnr": mean(psnr(restored, sharp)),
+        "ssim": mean(ssim(restored, sharp, variant="skimage")),
+        "psnr_blurred": mean(psnr(blurred, sharp)),
+        "ssim_blurred": mean(ssim(blurred, sharp, variant="skimage")),
+    }
+    return metrics, restored
+
+
+def write_grid(
+    path: Path, blurred: torch.Tensor, restored: torch.Tensor, sharp: torch.Tensor, rows: int
+) -> None:
+    """PNG grid: one row per image, columns blurred | restored | sharp."""
+    n = min(rows, blurred.shape[0])
+    grid = torch.cat([torch.cat([blurred[i], restored[i], sharp[i]], dim=2) for i in range(n)], dim=1)
+    write_image(path, grid.clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+
+
+# --------------------------------------------------------------------------------------------------
+# Logs
+# --------------------------------------------------------------------------------------------------
+LOG_FIELDS = ["step", "epoch", "lr", "loss_d", "gp", "loss_adv", "loss_perceptual", "loss_g", "l1", "seconds"]
+VAL_FIELDS = ["step", "psnr", "ssim", "psnr_blurred", "ssim_blurred"]
+
+
+def _append_csv(path: Path, fields: Sequence[str], row: Mapping[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(fields))
+        if new:
+            w.writeheader()
+        w.writerow({k: row.get(k, "") for k in fields})
+        f.flush()
+
+
+def _truncate_csv(path: Path, last_step: int) -> None:
+    """Drop rows logged after ``last_step`` (they are redone after a resume)."""
+    if not path.exists():
+        return
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames or []
+        rows = [r for r in reader if int(r["step"]) <= last_step]
+    lines = [",".join(fields)] + [",".join(str(r[k]) for k in fields) for r in rows]
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+
+
+# --------------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    """What :func:`train` did."""
+
+    step: int
+    finished: bool
+    out: Path
+    history: list[dict[str, float]]
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _unwrap(m: nn.Module) -> nn.Module:
+    return m.module if isinstance(m, nn.parallel.DistributedDataParallel) else m
+
+
+def train(
+    config: TrainConfig,
+    out: str | os.PathLike[str],
+    resume: bool = False,
+    device: str | torch.device | None = None,
+    vgg_weights: str | os.PathLike[str] | None = None,
+    data_root: str | os.PathLike[str] | None = None,
+    max_minutes: float | None = None,
+    progress: bool = True,
+    stop_at: int | None = None,
+) -> TrainResult:
+    """Train (or continue training) DeblurGAN as configured; see the module docstring for outputs.
+
+    Args:
+        config: the configuration.
+        out: run folder.
+        resume: continue from ``out/checkpoint.pt`` (it must exist).
+        device: training device (CUDA when available if None; ``cuda:LOCAL_RANK`` under torchrun).
+        vgg_weights: local VGG weights for the perceptual loss (else ``BLURKIT_VGG_WEIGHTS``, else
+            torchvision's download).
+        data_root: folder relative data paths are resolved against.
+        max_minutes: wall-clock budget; when spent, checkpoint and return ``finished=False``.
+        progress: show a tqdm bar (rank 0).
+        stop_at: stop (with a checkpoint) after this step, as if interrupted (for tests and staging).
+
+    Returns:
+        The last step, whether the schedule completed, the run folder and the per-step loss history
+        of this call (rank 0).
+    """
+    from tqdm import tqdm
+
+    started = time.monotonic()
+    rank, world, local_rank = _dist_info()
+    distributed = world > 1
+    if device is None:
+        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if distributed:
+        if dev.type == "cuda":
+            dev = torch.device("cuda", local_rank)
+            torch.cuda.set_device(dev)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop sizes: let cuDNN pick the fastest kernels
+    main = rank == 0
+    out_dir = Path(out)
+    ckpt_path = out_dir / "checkpoint.pt"
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    root = Path(data_root) if data_root is not None else None
+    d, lc, oc, tc = config.data, config.loss, config.optim, config.train
+
+    torch.manual_seed(d.seed)  # identical initial weights on every rank
+    gen = Generator(config.generator).to(dev)
+    critic = Critic(config.critic).to(dev)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=oc.lr, betas=oc.betas)
+    opt_d = torch.optim.Adam(critic.parameters(), lr=oc.lr, betas=oc.betas)
+
+    def schedule(s: int) -> float:
+        return lr_factor(s, oc.steps, oc.decay_start)
+
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, schedule)
+    perceptual = PerceptualLoss(lc.perceptual, vgg_weights).to(dev) if lc.perceptual != "none" else None
+
+    sources = [resolve_source(s, root) for s in d.sources]
+    probs = source_probabilities([s.config for s in sources], d.synthetic_to_real)
+    epoch_size = d.epoch_size or sum(len(s) for s in sources)
+    sampler = MixedSampler([len(s) for s in sources], probs.tolist(), epoch_size, d.seed, rank, world)
+    per_rank = epoch_size // world
+    batches_per_epoch = per_rank // d.batch_size
+    if batches_per_epoch < 1:
+        raise ValueError(
+            f"config [data]: epoch_size {epoch_size} gives no full batch of {d.batch_size} per process"
+        )
+    loader = DataLoader(
+        MixedPairs(sources, d.crop, d.margin),
+        batch_size=d.batch_size,
+        sampler=sampler,
+        num_workers=d.num_workers,
+        collate_fn=collate_mixed,
+        worker_init_fn=seed_worker,
+        generator=torch.Generator().manual_seed(d.seed),
+        drop_last=True,
+        pin_memory=dev.type == "cuda",
+        persistent_workers=False,
+    )
+
+    step = 0
+    if resume:
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"{ckpt_path}: no checkpoint to resume from")
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if ck.get("kind") != TRAIN_KIND:
+            raise ValueError(f"{ckpt_path}: not a training checkpoint")
+        gen.load_state_dict(ck["generator"])
+        critic.load_state_dict(ck["critic"])
+        opt_g.load_state_dict(ck["opt_g"])
+        opt_d.load_state_dict(ck["opt_d"])
+        sched_g.load_state_dict(ck["sched_g"])
+        sched_d.load_state_dict(ck["sched_d"])
+        step = int(ck["step"])
+        set_rng_state(
+            ck["rng"][rank] if isinstance(ck["rng"], list) and rank < len(ck["rng"]) else ck["rng"][0]
+        )
+        if main:
+            _truncate_csv(out_dir / "log.csv", step)
+            _truncate_csv(out_dir / "val.csv", step)
+
+    gen_model: nn.Module = gen
+    if distributed:
+        gen_model = nn.parallel.DistributedDataParallel(
+            gen, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+
+    use_amp = tc.amp and dev.type == "cuda"
+
+    def autocast() -> Any:
+        return torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext()
+
+    val_data = (
+        build_validation(config.val, root, d.blur_preset, dev)
+        if (main and config.val is not None and config.val.root)
+        else None
+    )
+
+    def save_checkpoint() -> None:
+        states = [rng_state()]
+        if distributed:
+            gathered: list[Any] = [None] * world
+            dist.all_gather_object(gathered, states[0])
+            states = gathered
+        if main:
+            atomic_torch_save(
+                {
+                    "kind": TRAIN_KIND,
+                    "config": dict(config.raw),
+                    "generator_config": dataclasses.asdict(config.generator),
+                    "generator": gen.state_dict(),
+                    "critic": critic.state_dict(),
+                    "opt_g": opt_g.state_dict(),
+                    "opt_d": opt_d.state_dict(),
+                    "sched_g": sched_g.state_dict(),
+                    "sched_d": sched_d.state_dict(),
+                    "step": step,
+                    "rng": states,
+                },
+                ckpt_path,
+            )
+
+    def run_validation() -> None:
+        if val_data is None:
+            return
+        metrics, restored = validate(gen, *val_data)
+        _append_csv(
+            out_dir / "val.csv", VAL_FIELDS, {"step": step, **{k: f"{v:.4f}" for k, v in metrics.items()}}
+        )
+        write_grid(
+            out_dir / "samples" / f"step_{step:07d}.png",
+            val_data[0],
+            restored,
+            val_data[1],
+            config.val.grid_rows if config.val else 4,
+        )
+        bar.write(
+            f"step {step}: val PSNR {metrics['psnr']:.2f} dB (blurred {metrics['psnr_blurred']:.2f}), SSIM {metrics['ssim']:.4f}"
+        )
+
+    history: list[dict[str, float]] = []
+    bar = tqdm(
+        total=oc.steps, initial=step, disable=not (main and progress), dynamic_ncols=True, file=sys.stderr
+    )
+    gen_model.train()
+    critic.train()
+    finished = step >= oc.steps
+    stop = False
+    while not finished and not stop:
+        epoch = step // batches_per_epoch
+        sampler.set_position(epoch, (step % batches_per_epoch) * d.batch_size)
+        for batch in loader:
+            blurred, sharp = materialize_batch(batch, dev, d.margin, d.blur_preset)
+            x, y = blurred * 2 - 1, sharp * 2 - 1
+            with autocast():
+                fake = gen_model(x)
+            fake32 = fake.float()
+            # critic: several updates on the same generator output (as in DeblurGAN)
+            for p in critic.parameters():
+                p.requires_grad_(True)
+            for _ in range(lc.critic_steps):
+                opt_d.zero_grad(set_to_none=True)
+                with autocast():
+                    loss_wd = wgan_critic_loss(critic(y), critic(fake32.detach()))
+                gp = gradient_penalty(critic, y, fake32)
+                loss_d = loss_wd + lc.gp_weight * gp
+                loss_d.backward()
+                if distributed:
+                    for p in critic.parameters():
+                        if p.grad is not None:
+                            dist.all_reduce(p.grad)
+                            p.grad /= world
+                opt_d.step()
+            # generator
+            for p in critic.parameters():
+                p.requires_grad_(False)
+            opt_g.zero_grad(set_to_none=True)
+            with autocast():
+                loss_adv = wgan_generator_loss(critic(fake))
+                loss_p = perceptual(fake, y) if perceptual is not None else torch.zeros((), device=dev)
+            loss_g = loss_adv + lc.perceptual_weight * loss_p
+            loss_g.backward()
+            opt_g.step()
+            sched_g.step()
+            sched_d.step()
+            step += 1
+            bar.update(1)
+            record = {
+                "step": step,
+                "epoch": epoch,
+                "lr": opt_g.param_groups[0]["lr"],
+                "loss_d": float(loss_d.detach()),
+                "gp": float(gp.detach()),
+                "loss_adv": float(loss_adv.detach()),
+                "loss_perceptual": float(loss_p.detach()),
+                "loss_g": float(loss_g.detach()),
+                "l1": float((fake32.detach() - y).abs().mean() / 2),
+                "seconds": round(time.monotonic() - started, 2),
+            }
+            if main:
+                history.append(record)
+                if step % tc.log_every == 0 or step == oc.steps:
+                    _append_csv(out_dir / "log.csv", LOG_FIELDS, record)
+                    bar.set_postfix(
+                        d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}", l1=f"{record['l1']:.4f}"
+                    )
+                if tc.val_every and step % tc.val_every == 0:
+                    run_validation()
+            finished = step >= oc.steps
+            over_time = max_minutes is not None and (time.monotonic() - started) / 60.0 >= max_minutes
+            if distributed:
+                flag = torch.tensor([float(over_time)], device=dev)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                over_time = bool(flag.item())
+            stop = over_time or (stop_at is not None and step >= stop_at)
+            if finished or stop or (tc.ckpt_every and step % tc.ckpt_every == 0):
+                save_checkpoint()
+            if finished or stop:
+                break
+    bar.close()
+    if main:
+        if finished and not (tc.val_every and step % tc.val_every == 0):
+            run_validation()
+        save_generator(gen, out_dir / "generator.pt")  # the latest generator, also after a stop
+        if not finished:
+            print(f"stopped at step {step} of {oc.steps}; resume with --resume", file=sys.stderr)
+    if distributed:
+        dist.barrier()
+    return TrainResult(step=step, finished=finished, out=out_dir, history=history)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (see the module docstring)."""
+    ap = argparse.ArgumentParser(
+        prog="python -m models.train", description="Train DeblurGAN from a TOML config."
+    )
+    ap.add_argument("--config", required=True, help="TOML configuration file")
+    ap.add_argument("--out", default=None, help="run folder (default runs/<config stem>)")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    ap.add_argument("--data-root", default=None, help="folder relative data paths are resolved against")
+    ap.add_argument(
+        "--vgg-weights",
+        default=None,
+        help="local VGG features state dict (else $BLURKIT_VGG_WEIGHTS, else download)",
+    )
+    ap.add_argument("--device", default=None, help="cuda, cpu, ... (default: CUDA when available)")
+    ap.add_argument(
+        "--max-minutes", type=float, default=None, help="wall-clock budget; checkpoint and stop when spent"
+    )
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        out = args.out or str(Path("runs") / Path(args.config).stem)
+        result = train(
+            config,
+            out,
+            resume=args.resume,
+            device=args.device,
+            vgg_weights=args.vgg_weights,
+            data_root=args.data_root,
+            max_minutes=args.max_minutes,
+            progress=not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'finished' if result.finished else 'stopped'} at step {result.step}; outputs in {result.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
