@@ -46,9 +46,66 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return overrides
 
 
+def _numbers(flag: str, text: str, count: tuple[int, ...]) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{flag}: expected numbers separated by commas, got {text!r}") from None
+    if len(values) not in count:
+        raise ValueError(f"{flag}: expected {' or '.join(map(str, count))} number(s), got {text!r}")
+    return values
+
+
+def convenience_overrides(
+    kernel_size: int | None = None,
+    length: str | None = None,
+    exposure: str | None = None,
+    noise: str | None = None,
+    saturation: str | None = None,
+    jpeg: str | None = None,
+) -> dict[str, Any]:
+    """Map the convenience flags of ``make`` onto config fields.
+
+    ``--kernel-size K`` → ``kernel_size``; ``--length L`` or ``LO,HI`` → ``length``; ``--exposure F,..``
+    (fractions to choose from) → ``exposure``; ``--noise SHOT,READ`` → ``shot``, ``read`` (``0``
+    disables noise); ``--saturation B`` or ``LO,HI`` → ``boost`` (``1`` disables the highlight boost);
+    ``--jpeg Q`` or ``LO,HI`` → ``jpeg_quality`` (``0`` or ``none`` disables JPEG).
+
+    >>> convenience_overrides(length="10,40", noise="0", jpeg="70,90")
+    {'length': (10.0, 40.0), 'shot': 0.0, 'read': 0.0, 'jpeg_quality': (70, 90)}
+    """
+    o: dict[str, Any] = {}
+    if kernel_size is not None:
+        o["kernel_size"] = kernel_size
+    if length is not None:
+        o["length"] = _pair(_numbers("--length", length, (1, 2)))
+    if exposure is not None:
+        o["exposure"] = _numbers("--exposure", exposure, tuple(range(1, 65)))
+    if noise is not None:
+        v = _numbers("--noise", noise, (1, 2))
+        if len(v) == 1 and v[0] != 0:
+            raise ValueError(f"--noise: expected SHOT,READ (or 0 to disable), got {noise!r}")
+        o["shot"], o["read"] = (0.0, 0.0) if len(v) == 1 else v
+    if saturation is not None:
+        o["boost"] = _pair(_numbers("--saturation", saturation, (1, 2)))
+    if jpeg is not None:
+        if jpeg.strip().lower() in ("0", "none", "off"):
+            o["jpeg_quality"] = None
+        else:
+            q = _numbers("--jpeg", jpeg, (1, 2))
+            if any(v != int(v) for v in q):
+                raise ValueError(f"--jpeg: expected integer qualities in 1..100, got {jpeg!r}")
+            o["jpeg_quality"] = (int(q[0]), int(q[-1]))
+    return o
+
+
+def _pair(v: tuple[float, ...]) -> tuple[float, float] | float:
+    return v[0] if len(v) == 1 else (v[0], v[1])
+
+
 @app.command()
 def make(
-    src: Annotated[Path, typer.Option("--src", help="Folder of sharp images (recursive).")],
+    src: Annotated[str, typer.Option("--src", help="Sharp images: a folder (recursive), a quoted glob such as 'photos/**/*.jpg', or a text file of paths.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for pairs (not inside --src).")],
     seed: Annotated[int, typer.Option(help="Base seed; each pair's seed derives from it and the file's path.")] = 0,
     preset: Annotated[str, typer.Option(help="Degradation preset: deblurgan, realistic, realistic_jpeg, line.")] = "realistic",
@@ -56,6 +113,12 @@ def make(
         list[str] | None,
         typer.Option("--set", help="Override a preset field, e.g. --set length=10,40 --set shot=0 (repeatable)."),
     ] = None,
+    kernel_size: Annotated[int | None, typer.Option("--kernel-size", help="Odd kernel size (default: fit each kernel).")] = None,
+    length: Annotated[str | None, typer.Option("--length", help="Blur length in px: L or LO,HI.")] = None,
+    exposure: Annotated[str | None, typer.Option("--exposure", help="Exposure fractions to choose from, e.g. 0.5,1.")] = None,
+    noise: Annotated[str | None, typer.Option("--noise", help="Sensor noise SHOT,READ (std at full scale), or 0 to disable.")] = None,
+    saturation: Annotated[str | None, typer.Option("--saturation", help="Highlight boost B or LO,HI; 1 disables.")] = None,
+    jpeg: Annotated[str | None, typer.Option("--jpeg", help="JPEG quality Q or LO,HI after the blur; 0 disables.")] = None,
     variants: Annotated[int, typer.Option(help="Pairs per source image.")] = 1,
     workers: Annotated[int, typer.Option(help="CPU worker processes.")] = 1,
     device: Annotated[str, typer.Option(help="cpu or cuda[:i] (CUDA batches images on the GPU).")] = "cpu",
@@ -65,35 +128,169 @@ def make(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing pairs of this job.")] = False,
     limit: Annotated[int | None, typer.Option(help="Make at most N pairs.")] = None,
     batch: Annotated[int, typer.Option(help="Images per GPU batch.")] = 16,
+    shard: Annotated[str | None, typer.Option(help="Make only shard I/N of the pairs (e.g. 0/4); join with blurkit merge.")] = None,
+    backend: Annotated[str, typer.Option(help="local (worker processes) or dask (a Dask cluster).")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be done; write nothing.")] = False,
+    max_pixels: Annotated[int, typer.Option(help="Refuse sources with more pixels (0 = no limit).")] = 64_000_000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Make aligned blurry/sharp pairs, their kernels and a manifest from a folder of sharp images."""
+    """Make aligned blurry/sharp pairs, their kernels and a manifest from sharp images."""
     from blurkit.synth.dataset import make_dataset
+
+    try:
+        overrides = parse_overrides(set_)
+        flags = convenience_overrides(kernel_size, length, exposure, noise, saturation, jpeg)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    both = sorted(set(overrides) & set(flags))
+    if both:
+        _fail(f"--set {both[0]}=... and its convenience flag both given; use one")
+    overrides.update(flags)
+    _run(
+        lambda report: make_dataset(
+            src, out, seed=seed, preset=preset, overrides=overrides, variants=variants,
+            workers=workers, device=device, fmt=fmt, quality=quality, resume=resume, overwrite=overwrite,
+            limit=limit, batch=batch, progress=not quiet, on_error=report, shard=shard, backend=backend,
+            scheduler=scheduler, dry_run=dry_run, max_pixels=max_pixels,
+        ),
+        out, fmt, kernel=True,
+    )
+
+
+@app.command()
+def average(
+    src: Annotated[str, typer.Option("--src", help="Folder of frame sequences (each folder = one sequence), glob or list file.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for pairs (not inside --src).")],
+    window: Annotated[str, typer.Option(help="Frames per pair: N, or LO,HI drawn per pair from its seed.")] = "7",
+    stride: Annotated[int | None, typer.Option(help="Frames between windows (default: the window, no overlap).")] = None,
+    seed: Annotated[int, typer.Option(help="Base seed (draws window sizes from a range).")] = 0,
+    response: Annotated[str, typer.Option(help="Tone curve for averaging in linear light: srgb, gamma:G or linear.")] = "srgb",
+    workers: Annotated[int, typer.Option(help="CPU worker processes.")] = 1,
+    fmt: Annotated[str, typer.Option("--format", help="png (lossless), jpg, webp or tif.")] = "png",
+    quality: Annotated[int, typer.Option(help="Quality for jpg/webp.")] = 95,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run (same settings).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing pairs of this job.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Make at most N pairs.")] = None,
+    shard: Annotated[str | None, typer.Option(help="Make only shard I/N of the pairs (e.g. 0/4).")] = None,
+    backend: Annotated[str, typer.Option(help="local (worker processes) or dask (a Dask cluster).")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be done; write nothing.")] = False,
+    max_pixels: Annotated[int, typer.Option(help="Refuse frames with more pixels (0 = no limit).")] = 64_000_000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Average consecutive video frames in linear light into real blurry/sharp pairs (GoPro style)."""
+    from blurkit.synth.average import average_frames
+
+    _run(
+        lambda report: average_frames(
+            src, out, window=window, stride=stride, seed=seed, response=response, workers=workers, fmt=fmt,
+            quality=quality, resume=resume, overwrite=overwrite, limit=limit, progress=not quiet,
+            on_error=report, shard=shard, backend=backend, scheduler=scheduler, dry_run=dry_run,
+            max_pixels=max_pixels,
+        ),
+        out, fmt, kernel=False,
+    )
+
+
+@app.command()
+def merge(
+    out: Annotated[Path, typer.Argument(help="Pair folder holding every shard's files (manifest.shard-I-of-N.csv, meta/).")],
+) -> None:
+    """Merge the shard manifests of a sharded make/average run into manifest.csv."""
+    from blurkit.synth.shards import merge_shards
+
+    try:
+        report = merge_shards(out)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    problems = report.problems()
+    for line in problems[:50]:
+        typer.echo(line, err=True)
+    if len(problems) > 50:
+        typer.echo(f"... and {len(problems) - 50} more", err=True)
+    typer.echo(f"{report.pairs} pair(s) from {report.shards} shard(s) -> {report.manifest}")
+    if problems:
+        typer.echo(f"{len(problems)} problem(s): incomplete merge", err=True)
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def inspect(
+    pairs: Annotated[Path, typer.Argument(help="Pair folder (with manifest.csv).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write a contact sheet PNG (blurred | sharp | kernel).")] = None,
+    sample: Annotated[int, typer.Option(help="Pairs on the contact sheet.")] = 12,
+    seed: Annotated[int, typer.Option(help="Seed choosing the sampled pairs.")] = 0,
+    psnr_sample: Annotated[int, typer.Option(help="Pairs to compute PSNR on (0 = all).")] = 500,
+) -> None:
+    """Summary statistics of a pair folder (kernel lengths, sizes, PSNR) and a contact sheet."""
+    from blurkit.synth.inspection import inspect_pairs
+
+    try:
+        report = inspect_pairs(pairs, sheet=out, sample=sample, seed=seed, psnr_sample=psnr_sample)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    typer.echo("\n".join(report.lines()))
+
+
+@app.command()
+def verify(
+    pairs: Annotated[Path, typer.Argument(help="Pair folder (with manifest.csv).")],
+) -> None:
+    """Check that every file of a pair folder exists, decodes and matches the manifest; exit 1 if not."""
+    from blurkit.synth.inspection import format_problems, verify_pairs
+
+    try:
+        problems = verify_pairs(pairs)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    for line in format_problems(problems):
+        typer.echo(line, err=True)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {pairs}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"{pairs}: every pair matches the manifest")
+
+
+def _run(job: Any, out: Path, fmt: str, kernel: bool) -> None:
+    """Run a make/average job, print its outcome in one line, exit 1 on failures, 2 on bad arguments."""
+    from blurkit.synth.runner import OutputError, plan_report, quiet_decoder_warnings
+
+    quiet_decoder_warnings()
 
     def report(source: str, reason: str) -> None:
         typer.echo(f"failed: {source}: {reason}", err=True)
 
     try:
-        result = make_dataset(
-            src, out, seed=seed, preset=preset, overrides=parse_overrides(set_), variants=variants,
-            workers=workers, device=device, fmt=fmt, quality=quality, resume=resume, overwrite=overwrite,
-            limit=limit, batch=batch, progress=not quiet, on_error=report,
-        )
+        result = job(report)
+    except OutputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         _fail(str(exc))
+        return
+    if result.dry_run:
+        typer.echo(plan_report(result, fmt, kernel))
         return
     typer.echo(
         f"{result.written} pair(s) written, {result.skipped} already complete, {len(result.errors)} failed -> {out}"
     )
     if result.errors:
-        typer.echo(f"see {out / 'errors.csv'}", err=True)
+        name = result.manifest.name.replace("manifest", "errors") if result.manifest else "errors.csv"
+        typer.echo(f"see {out / name}", err=True)
         raise typer.Exit(code=1)
 
 
 @app.command()
 def kernel(
     show: Annotated[bool, typer.Option("--show", help="Draw sampled kernels in the terminal.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Also save the grid as a PNG.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Save the grid as a PNG (or, with --bank, the bank .npz).")] = None,
+    bank: Annotated[int | None, typer.Option("--bank", help="Export N sampled kernels to --out bank.npz.")] = None,
+    exposure: Annotated[str | None, typer.Option("--exposure", help="Exposure fractions to choose from, e.g. 0.5,1.")] = None,
     count: Annotated[int, typer.Option(help="Number of kernels.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     preset: Annotated[str, typer.Option(help="Preset whose kernel settings are used.")] = "realistic",
@@ -103,9 +300,11 @@ def kernel(
     columns: Annotated[int, typer.Option(help="Kernels per row.")] = 4,
 ) -> None:
     """Sample kernels from a preset and show them (terminal and/or PNG with trajectories)."""
-    from blurkit.ops.degrade import resolve_config, sample_degradation
+    from blurkit.ops.degrade import resolve_config
     from blurkit.viz import _trajectory_pixels, kernel_to_text, save_kernel_grid, text_grid
 
+    if bank is not None and out is None:
+        _fail("--bank: pass --out FILE.npz for the bank")
     if not show and out is None:
         _fail("nothing to do: pass --show and/or --out FILE.png")
     if count < 1:
@@ -114,10 +313,20 @@ def kernel(
         overrides = parse_overrides(set_)
         if size is not None:
             overrides["kernel_size"] = size
-        config = resolve_config(preset, overrides)
-        from blurkit._rng import item_seed
+        if exposure is not None:
+            overrides.update(convenience_overrides(exposure=exposure))
+        if bank is not None and out is not None:
+            from blurkit.synth.bank import export_kernel_bank
 
-        degs = [sample_degradation(item_seed(seed, f"kernel#{i}"), config) for i in range(count)]
+            export_kernel_bank(out, bank, seed=seed, preset=preset, overrides=overrides)
+            typer.echo(f"{bank} kernel(s) -> {out}")
+            if not show:
+                return
+            out = None
+        config = resolve_config(preset, overrides)
+        from blurkit.synth.bank import sample_bank
+
+        degs = sample_bank(count, seed, config)
     except ValueError as exc:
         _fail(str(exc))
         return

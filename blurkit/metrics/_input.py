@@ -79,6 +79,22 @@ def prepare(a: Any, b: Any, quantize: bool = True) -> Batch:
     return Batch(_dense(x), _dense(y), quantize, single, False)
 
 
+def uint8_numpy_pair(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """(N, H, W, C) views of two uint8 NumPy images of the same shape, and whether it was one image.
+
+    ``None`` for anything else (those inputs go through :func:`prepare`, which validates them).
+    """
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+        return None
+    if a.dtype != np.uint8 or b.dtype != np.uint8 or a.shape != b.shape or a.ndim not in (2, 3, 4):
+        return None
+    if a.ndim == 2:
+        return a[None, :, :, None], b[None, :, :, None], True
+    if a.ndim == 3:
+        return a[None], b[None], True
+    return a, b, False
+
+
 def _dense(t: torch.Tensor) -> torch.Tensor:
     return t.contiguous(memory_format=torch.contiguous_format)
 
@@ -98,12 +114,10 @@ def _numpy_levels(a: np.ndarray, quantize: bool) -> np.ndarray:
     if not np.isfinite(a).all():
         raise ValueError(f"non-finite values in the inputs ({_describe(a)})")
     work = np.float64 if a.dtype == np.float64 else np.float32
-    out = np.array(a, dtype=work, order="C")
-    np.clip(out, 0.0, 1.0, out=out)
-    out *= PEAK
+    out: np.ndarray = np.clip(np.asarray(a, dtype=work), 0.0, 1.0) * work(PEAK)
     if quantize:
-        np.rint(out, out=out)
-    return out
+        out = np.rint(out)
+    return np.ascontiguousarray(out, dtype=work)
 
 
 def finish(values: torch.Tensor, batch: Batch) -> Any:

@@ -8,56 +8,41 @@ the 0..255 scale.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import cv2
 import numba
 import numpy as np
 
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    """A small shared thread pool: OpenCV releases the GIL, so the four filters overlap."""
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="blurkit-ssim")
-    return _POOL
+from blurkit.metrics._threads import pool as _pool
+from blurkit.metrics._threads import usable_cpus
 
 PEAK = 255.0
 C1 = (0.01 * PEAK) ** 2
 C2 = (0.03 * PEAK) ** 2
 
 
-@numba.njit(parallel=True, cache=True)
-def _sum_diff_products(x, y):  # type: ignore[no-untyped-def]
-    """s = x + y − 255, d = x − y and their squares, in one pass."""
+@numba.njit(nogil=True, cache=True)
+def _sum_diff_products(x, y, s, d, ss, dd):  # type: ignore[no-untyped-def]
+    """s = x + y − 255, d = x − y and their squares, in one pass (x, y uint8 or float; outputs float)."""
     h, w, c = x.shape
-    s = np.empty_like(x)
-    d = np.empty_like(x)
-    ss = np.empty_like(x)
-    dd = np.empty_like(x)
-    for i in numba.prange(h):
+    for i in range(h):
         for j in range(w):
             for k in range(c):
-                a = x[i, j, k]
-                b = y[i, j, k]
+                a = np.float64(x[i, j, k])
+                b = np.float64(y[i, j, k])
                 sv = a + b - 255.0
                 dv = a - b
                 s[i, j, k] = sv
                 d[i, j, k] = dv
                 ss[i, j, k] = sv * sv
                 dd[i, j, k] = dv * dv
-    return s, d, ss, dd
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def _map_sum(f0, f1, f2, f3, mix):  # type: ignore[no-untyped-def]
     """Σ of the SSIM map over pixels and channels (float64), mixing channels with ``mix`` (C×C)."""
     h, w, c = f0.shape
     rows = np.zeros(h)
-    for i in numba.prange(h):
+    for i in range(h):
         acc = 0.0
         for j in range(w):
             for k in range(c):
@@ -83,12 +68,12 @@ def _map_sum(f0, f1, f2, f3, mix):  # type: ignore[no-untyped-def]
     return rows.sum()
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def _map_sum_per_channel(f0, f1, f2, f3):  # type: ignore[no-untyped-def]
     """Σ of the SSIM map over pixels and channels (float64), each channel on its own."""
     h, w, c = f0.shape
     rows = np.zeros(h)
-    for i in numba.prange(h):
+    for i in range(h):
         acc = 0.0
         for j in range(w):
             for k in range(c):
@@ -106,7 +91,7 @@ def _map_sum_per_channel(f0, f1, f2, f3):  # type: ignore[no-untyped-def]
     return rows.sum()
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def squared_error_sum(x, y):  # type: ignore[no-untyped-def]
     """Σ (x − y)² over an (N, ...) batch, per item, accumulated in float64."""
     n = x.shape[0]
@@ -118,7 +103,7 @@ def squared_error_sum(x, y):  # type: ignore[no-untyped-def]
         chunks = 64
         step = (m + chunks - 1) // chunks
         part = np.zeros(chunks)
-        for t in numba.prange(chunks):
+        for t in range(chunks):
             acc = 0.0
             for i in range(t * step, min(m, (t + 1) * step)):
                 d = np.float64(xf[b, i]) - np.float64(yf[b, i])
@@ -128,35 +113,49 @@ def squared_error_sum(x, y):  # type: ignore[no-untyped-def]
     return out
 
 
-def _filter(img: np.ndarray, taps: np.ndarray, replicate: bool, radius: int) -> np.ndarray:
+def _filter(img: np.ndarray, taps: np.ndarray, replicate: bool) -> np.ndarray:
     border = cv2.BORDER_REPLICATE if replicate else cv2.BORDER_REFLECT
     c = img.shape[2]
     if c <= 4:
-        out = cv2.sepFilter2D(img, -1, taps, taps, borderType=border)
-        out = out.reshape(img.shape)
-    else:
-        out = np.stack([cv2.sepFilter2D(img[:, :, k], -1, taps, taps, borderType=border) for k in range(c)], axis=2)
-    if not replicate:
-        out = out[radius:-radius, radius:-radius]
-    return np.ascontiguousarray(out)
+        return cv2.sepFilter2D(img, -1, taps, taps, borderType=border).reshape(img.shape)
+    return np.stack([cv2.sepFilter2D(img[:, :, k], -1, taps, taps, borderType=border) for k in range(c)], axis=2)
 
 
-def ssim_mean_hwc(x: np.ndarray, y: np.ndarray, taps: np.ndarray, mix: np.ndarray, replicate: bool) -> float:
+def ssim_mean_hwc(
+    x: np.ndarray, y: np.ndarray, taps: np.ndarray, mix: np.ndarray, replicate: bool, dtype: type = np.float32
+) -> float:
     """Mean SSIM of one (H, W, C) pair.
 
+    The rows of the SSIM map are cut into blocks scored in parallel threads; each block reads the
+    rows it needs plus a halo of the window radius, so the result does not depend on the cut.
+
     Args:
-        x: first image on 0..255, float32 or float64, contiguous.
+        x: first image on 0..255: uint8, float32 or float64.
         y: second image, same shape and dtype.
         taps: the 1-D Gaussian (2r + 1 taps).
         mix: (C, C) channel filter (identity for per-channel SSIM).
         replicate: MATLAB-style replicate padding (same-size map) instead of skimage's cropped map.
+        dtype: filter arithmetic, ``np.float32`` or ``np.float64``.
     """
-    radius = (len(taps) - 1) // 2
-    taps = taps.astype(x.dtype)
-    planes = _sum_diff_products(x, y)
-    moments = list(_pool().map(lambda p: _filter(p, taps, replicate, radius), planes))
-    if np.array_equal(mix, np.eye(mix.shape[0])):
-        total = _map_sum_per_channel(*moments)
-    else:
-        total = _map_sum(*moments, np.ascontiguousarray(mix, dtype=np.float64))
-    return float(total) / moments[0].size
+    r = (len(taps) - 1) // 2
+    h, w, c = x.shape
+    taps = taps.astype(dtype)
+    per_channel = bool(np.array_equal(mix, np.eye(c)))
+    mix64 = np.ascontiguousarray(mix, dtype=np.float64)
+    lo, hi = (0, h) if replicate else (r, h - r)
+    cols = slice(None) if replicate else slice(r, w - r)
+    n_blocks = max(1, min(hi - lo, 2 * (usable_cpus())))
+    bounds = np.linspace(lo, hi, n_blocks + 1).round().astype(int)
+
+    def block(o0: int, o1: int) -> float:
+        i0, i1 = max(0, o0 - r), min(h, o1 + r)
+        planes = [np.empty((i1 - i0, w, c), dtype=dtype) for _ in range(4)]
+        _sum_diff_products(x[i0:i1], y[i0:i1], *planes)
+        f = [_filter(p, taps, replicate)[o0 - i0 : o1 - i0, cols] for p in planes]
+        if per_channel:
+            return float(_map_sum_per_channel(f[0], f[1], f[2], f[3]))
+        return float(_map_sum(f[0], f[1], f[2], f[3], mix64))
+
+    total = sum(_pool().map(block, bounds[:-1].tolist(), bounds[1:].tolist()))
+    n = (hi - lo) * (w if replicate else w - 2 * r) * c
+    return total / n

@@ -130,14 +130,16 @@ def _score_cpu(
     z: np.ndarray, frames: Any, idx: list[int], chunk: int
 ) -> tuple[list[float], list[float], list[list[int]]]:
     from blurkit.metrics._kohler_cpu import frame_stats, registration_peaks, shifted_luma_sse
+    from blurkit.metrics._threads import pool
 
     h, w = z.shape[:2]
-    zd = z.astype(np.float64)
+    zd = np.ascontiguousarray(z, dtype=np.float64)
     zz = float((zd * zd).sum())
     r, g, b = BT601_FULL  # same expression order as the kernel's frame luma, so equal images give 0 error
     yz = np.ascontiguousarray(r * zd[:, :, 0] + g * zd[:, :, 1] + b * zd[:, :, 2])
     zmean = zd.mean(axis=2)
     zc_conj = np.conj(np.fft.rfft2(zmean - zmean.mean())).astype(np.complex64)
+    zoffset = np.float32(zmean.mean())  # frames are shifted by about their mean level (see registration_peaks)
     frames_np = frames.numpy() if isinstance(frames, torch.Tensor) else frames
     scales: list[float] = []
     psnrs: list[float] = []
@@ -145,12 +147,16 @@ def _score_cpu(
     for start in range(0, len(idx), chunk):
         sel = [k - 1 for k in idx[start : start + chunk]]
         block = np.ascontiguousarray(frames_np[sel])
-        dots, means = frame_stats(block, z)
-        alpha = dots.astype(np.float64) / zz
+        means = np.empty(block.shape[:3], dtype=np.float32)
+        dots = list(pool().map(frame_stats, block, [zd] * len(block), means, [zoffset] * len(block)))
+        alpha = np.asarray(dots, dtype=np.float64) / zz
         sh = registration_peaks(means, zc_conj)
-        for j in range(len(sel)):
-            sse = shifted_luma_sse(block[j], yz, float(alpha[j]), int(sh[j, 0]), int(sh[j, 1]))
-            psnrs.append(_psnr_of_sse(sse, h * w))
+        sses = list(
+            pool().map(
+                shifted_luma_sse, block, [yz] * len(block), alpha.tolist(), sh[:, 0].tolist(), sh[:, 1].tolist()
+            )
+        )
+        psnrs.extend(_psnr_of_sse(sse, h * w) for sse in sses)
         scales.extend(alpha.tolist())
         shifts.extend(sh.tolist())
     return scales, psnrs, shifts

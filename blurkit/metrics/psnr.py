@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from blurkit.metrics._input import PEAK, Batch, finish, prepare
+from blurkit.metrics._input import PEAK, Batch, finish, prepare, uint8_numpy_pair
 from blurkit.metrics.color import luma_full, y_bt601
 
 PSNR_VARIANTS = ("rgb", "y", "luma")
@@ -75,6 +75,13 @@ def psnr(pred: Any, target: Any, variant: str = "rgb", quantize: bool = True) ->
     """
     if variant not in PSNR_VARIANTS:
         raise ValueError(f"variant: unknown PSNR variant {variant!r} (use one of {', '.join(PSNR_VARIANTS)})")
+    fast = uint8_numpy_pair(pred, target)
+    if fast is not None and variant == "rgb":
+        from blurkit.metrics._ssim_cpu import squared_error_sum
+
+        xa, ya = np.ascontiguousarray(fast[0]), np.ascontiguousarray(fast[1])
+        p = mse_to_psnr(torch.from_numpy(squared_error_sum(xa, ya) / xa[0].size)).numpy()
+        return float(p[0]) if fast[2] else p
     batch = prepare(pred, target, quantize=quantize)
     if variant != "rgb" and batch.x.shape[1] != 3:
         raise ValueError(f"variant {variant!r} needs RGB images, got shape {tuple(pred.shape)}")

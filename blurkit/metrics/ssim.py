@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from blurkit.metrics._input import PEAK, finish, prepare
+from blurkit.metrics._input import PEAK, finish, prepare, uint8_numpy_pair
 from blurkit.metrics.color import y_bt601
 
 SSIM_VARIANTS = ("skimage", "matlab3d", "skimage_y", "matlab_y")
@@ -95,6 +95,18 @@ def _ssim_map(f0: Any, f1: Any, f2: Any, f3: Any) -> Any:
 
 
 def _ssim_torch(x: torch.Tensor, y: torch.Tensor, replicate: bool) -> torch.Tensor:
+    if x.is_cuda:  # cuDNN would run float32 convolutions in TF32 (10-bit mantissa): far too coarse here
+        with torch.backends.cudnn.flags(
+            enabled=torch.backends.cudnn.enabled,
+            benchmark=torch.backends.cudnn.benchmark,
+            deterministic=torch.backends.cudnn.deterministic,
+            allow_tf32=False,
+        ):
+            return _ssim_torch_impl(x, y, replicate)
+    return _ssim_torch_impl(x, y, replicate)
+
+
+def _ssim_torch_impl(x: torch.Tensor, y: torch.Tensor, replicate: bool) -> torch.Tensor:
     b, c, h, w = x.shape
     s = x + y - PEAK  # shifted sum: same variance, smaller squares
     d = x - y
@@ -141,16 +153,19 @@ def ssim_values(
     x, y = x.to(dtype), y.to(dtype)
     if backend == "torch" or not cpu:
         return _ssim_torch(x, y, replicate)
+
+    return torch.from_numpy(_ssim_hwc_batch(x.permute(0, 2, 3, 1).numpy(), y.permute(0, 2, 3, 1).numpy(), replicate, precision))
+
+
+def _ssim_hwc_batch(xs: np.ndarray, ys: np.ndarray, replicate: bool, precision: str) -> np.ndarray:
+    """CPU path over NumPy (N, H, W, C) batches (uint8 or float on 0..255)."""
     from blurkit.metrics._ssim_cpu import ssim_mean_hwc
 
-    xs, ys = x.permute(0, 2, 3, 1).numpy(), y.permute(0, 2, 3, 1).numpy()
     c = xs.shape[3]
     mix = channel_mixing_matrix(c) if replicate else np.eye(c)
     taps = _taps64(SIGMA, RADIUS)
-    vals = np.array(
-        [ssim_mean_hwc(np.ascontiguousarray(xs[i]), np.ascontiguousarray(ys[i]), taps, mix, replicate) for i in range(len(xs))]
-    )
-    return torch.from_numpy(vals)
+    dtype = np.float32 if precision == "float32" else np.float64
+    return np.array([ssim_mean_hwc(xs[i], ys[i], taps, mix, replicate, dtype) for i in range(len(xs))])
 
 
 def ssim(
@@ -185,6 +200,13 @@ def ssim(
     """
     if variant not in SSIM_VARIANTS:
         raise ValueError(f"variant: unknown SSIM variant {variant!r} (use one of {', '.join(SSIM_VARIANTS)})")
+    fast = uint8_numpy_pair(pred, target)
+    if fast is not None and not variant.endswith("_y") and min(fast[0].shape[1:3]) >= 2 * RADIUS + 1:
+        # uint8 NumPy images go straight to the CPU kernels (no float copies of the inputs)
+        if precision not in ("float32", "float64"):
+            raise ValueError(f"precision: must be 'float32' or 'float64', got {precision!r}")
+        vals = _ssim_hwc_batch(fast[0], fast[1], variant == "matlab3d", precision)
+        return float(vals[0]) if fast[2] else vals
     batch = prepare(pred, target, quantize=quantize)
     x, y = batch.x, batch.y
     if variant.endswith("_y"):

@@ -26,7 +26,9 @@ Choosing the method: ``method="auto"`` uses the direct path for kernels smaller 
 :data:`FFT_CROSSOVER_CPU` (on CPU) or :data:`FFT_CROSSOVER_CUDA` (on GPU) and the FFT path otherwise.
 Both paths agree to float32 rounding. Before either runs, the kernel stack is cropped to the smallest
 centred square that holds every sample's non-zero support, so a 63x63 canvas holding a 21x21 blur costs
-what a 21x21 kernel costs.
+what a 21x21 kernel costs. The FFT path runs through ``torch.fft`` on GPU and whenever a gradient is
+needed, and through ``scipy.fft`` on CPU otherwise (same arithmetic, steadier on a busy CPU). Results
+are float32 for float32 input; float16/bfloat16 are computed in float32 and cast back.
 
 Example:
     >>> import torch
@@ -69,19 +71,29 @@ _TORCH_PAD_MODE = {"reflect": "reflect", "replicate": "replicate", "zero": "cons
 
 #: Smallest (cropped) kernel size for which ``method="auto"`` takes the FFT path on CPU.
 #:
-#: Measured on a 2-core x86-64 CPU (AVX2, PyTorch 2.x with MKL FFT and oneDNN convolution, 2 threads):
-#: one 1280x720 RGB float32 image, odd k from 3 to 31, median of 7 timed calls after a warm-up for
-#: ``convolve(..., method="direct")`` and ``method="fft"`` interleaved. The direct grouped
-#: convolution costs ~k^2 per pixel and wins up to k = 5; FFT cost is nearly flat in k and wins from
-#: k = 7 on (see ``python -m benchmarks.speed_blur --crossover``).
-FFT_CROSSOVER_CPU: int = 7
+#: Measured with ``python -m benchmarks.speed_blur --crossover`` on a 2-core x86-64 CPU (AVX2, PyTorch
+#: 2.x with oneDNN for the direct path, scipy.fft for the FFT path, 2 threads): one RGB 1280x720
+#: float32 image, per-sample kernels of odd size 3 to 31, the two methods alternating call by call,
+#: median of the per-call ratios. The direct (depthwise oneDNN) convolution grows with k^2 and the FFT
+#: cost is flat in k; direct/FFT time ratios were 0.78, 0.67, 0.71 at k = 3, 5, 7 and 1.16, 1.25,
+#: 1.74, 2.1, 3.2, 6.8 at k = 9, 11, 13, 15, 21, 31, so FFT wins from k = 9. (The machine was shared
+#: and loaded while measuring; absolute times were 2-5x the idle ones, the ratios less affected.)
+FFT_CROSSOVER_CPU: int = 9
 
 #: Smallest (cropped) kernel size for which ``method="auto"`` takes the FFT path on CUDA.
 #:
-#: Measured on one H100 (PyTorch 2.x, cuDNN, cuFFT) with a batch of 32 RGB 1280x720 float32 images
-#: and per-sample kernels, the same protocol as on CPU. cuDNN has no fast algorithm for large
-#: grouped (depthwise) kernels, so its cost grows with k^2 while the batched cuFFT cost stays flat.
+#: Measured on one H100 (PyTorch 2.11, cuDNN, cuFFT) with ``python -m benchmarks.speed_blur
+#: --device cuda --crossover``: a batch of 32 RGB 1280x720 float32 images with per-sample kernels,
+#: median of 7 calls after a warm-up. cuDNN's grouped (depthwise) convolution grows with k^2
+#: (3.8 ms at k=7, 4.9 ms at k=9, 6.2 ms at k=11, 28 ms at k=31) while the batched cuFFT path stays
+#: at 4.1-4.7 ms, so FFT wins from k=9 (in two runs of three; the third, with other FFT sizes, put
+#: the crossover at 11). A single image is dominated by launch overhead and crosses later (about
+#: k=21), but batches are what the GPU path is for.
 FFT_CROSSOVER_CUDA: int = 9
+
+#: Run the CPU FFT path through ``scipy.fft`` when no gradient is needed (see ``_convolve_fft_numpy``);
+#: set to False to always use ``torch.fft``.
+_NUMPY_FFT: bool = True
 
 #: Upper bound, in bytes, of the complex spectra held at once by the FFT path; a larger batch is
 #: processed in chunks of whole samples.
@@ -140,30 +152,35 @@ def fft_crossover(device: torch.device | str) -> int:
     return FFT_CROSSOVER_CUDA if torch.device(device).type == "cuda" else FFT_CROSSOVER_CPU
 
 
-def fast_fft_len(n: int) -> int:
-    """A length ``>= n`` that FFT libraries transform fast.
+def fast_fft_len(n: int, device: torch.device | str = "cpu") -> int:
+    """A length ``>= n`` that the FFT library of ``device`` transforms fast.
 
     Candidates are the even ``2^a 3^b 5^c 7^d`` (MKL on CPU and cuFFT both have native radix-2, 3, 5
-    and 7 kernels; an even length lets the real transform use its half-length complex trick) up to 10%
-    above ``n``. Each odd prime factor is charged 10% extra, since both libraries are fastest on long
-    radix-2 runs: ``750 = 2 * 3 * 5^3`` loses to ``768 = 2^8 * 3`` (about 15% faster on 3x768x1344 than
-    3x750x1344 with MKL, measured on the blurkit benchmark machine).
+    and 7 kernels; an even length lets the real transform use its half-length complex trick).
+
+    - CUDA: the smallest candidate. Batched cuFFT is bound by memory traffic, so fewer points win
+      (H100, 64x3 planes: 750x1344 forward+inverse 4.7 ms, 768x1344 5.2 ms).
+    - CPU: candidates up to 10% above ``n``, each odd prime factor charged 10% extra, since MKL is
+      fastest on long radix-2 runs (2 cores: 3x768x1344 about 15% faster than 3x750x1344).
 
     >>> fast_fft_len(750), fast_fft_len(1310), fast_fft_len(1), fast_fft_len(17)
     (768, 1344, 2, 18)
+    >>> fast_fft_len(750, "cuda"), fast_fft_len(1310, "cuda")
+    (750, 1344)
     """
     if n <= 2:
         return 2
+    penalty = 0.0 if torch.device(device).type == "cuda" else 0.1
     best, best_cost = 0, float("inf")
     m = n + (n % 2)
-    while m <= max(n * 1.1, n + 16) or best == 0:
+    while best == 0 or (penalty and m <= max(n * 1.1, n + 16)):
         r, odd = m, 0
         for p in (2, 3, 5, 7):
             while r % p == 0:
                 r //= p
                 odd += p != 2
-        if r == 1 and m * (1 + 0.1 * odd) < best_cost:
-            best, best_cost = m, m * (1 + 0.1 * odd)
+        if r == 1 and m * (1 + penalty * odd) < best_cost:
+            best, best_cost = m, m * (1 + penalty * odd)
         m += 2
     return best
 
@@ -492,17 +509,64 @@ def _wrapped_kernel_spectrum(stack: torch.Tensor, fh: int, fw: int) -> torch.Ten
     return torch.fft.rfft2(grid.view(batch, fh, fw))
 
 
+_NumpyPadMode = Literal["reflect", "edge", "constant", "wrap"]
+_NUMPY_PAD_MODE: dict[str, _NumpyPadMode] = {
+    "reflect": "reflect",
+    "replicate": "edge",
+    "zero": "constant",
+    "circular": "wrap",
+}
+
+
+def _convolve_fft_numpy(x: torch.Tensor, stack: torch.Tensor, border: str) -> torch.Tensor:
+    """The FFT path on CPU without autograd, through ``scipy.fft`` (pocketfft) on NumPy views.
+
+    Same arithmetic as the torch path. On a 2-core machine it is about as fast as MKL through
+    ``torch.fft`` when the machine is idle, and two to three times faster when other processes compete
+    for the cores: pocketfft's worker threads and NumPy's single-threaded element-wise passes do not
+    stall on OpenMP barriers the way a sequence of short parallel torch operations does.
+    """
+    import scipy.fft
+
+    batch, channels, height, width = x.shape
+    pad = stack.shape[-1] // 2
+    fh, fw = fast_fft_len(height + 2 * pad), fast_fft_len(width + 2 * pad)
+    offset = 2 * pad
+    workers = max(1, torch.get_num_threads())
+    xn = x.detach().numpy()
+    kn = stack.detach().numpy()
+    spec_k = scipy.fft.fft(scipy.fft.rfft(kn, n=fw, axis=-1), n=fh, axis=-2)[:, None]
+    per_sample = (2 * channels + 1) * fh * (fw // 2 + 1) * 2 * xn.itemsize
+    chunk = max(1, FFT_CHUNK_BYTES // per_sample)
+    out = np.empty(xn.shape, dtype=xn.dtype)
+    for start in range(0, batch, chunk):
+        stop = min(batch, start + chunk)
+        # Pad by `pad` and fill the rest of the grid in one pass; rows and columns past the padded
+        # image are never read by the kept outputs (see _pad_to_grid).
+        widths = ((0, 0), (0, 0), (pad, fh - height - pad), (pad, fw - width - pad))
+        grid = np.pad(xn[start:stop], widths, mode=_NUMPY_PAD_MODE[border])
+        spec = scipy.fft.rfft2(grid, workers=workers, overwrite_x=True)
+        spec *= spec_k if spec_k.shape[0] == 1 else spec_k[start:stop]
+        cols = scipy.fft.ifft(spec, axis=-2, workers=workers, overwrite_x=True)
+        rows = scipy.fft.irfft(cols[..., offset : offset + height, :], n=fw, axis=-1, workers=workers)
+        out[start:stop] = rows[..., offset : offset + width]
+    return torch.from_numpy(out)
+
+
 def _convolve_fft(x: torch.Tensor, stack: torch.Tensor, border: str) -> torch.Tensor:
     """Batched real FFT convolution, chunked over the batch to bound the memory of the spectra."""
     batch, channels, height, width = x.shape
     k = stack.shape[-1]
     pad = k // 2
     periodic = border == "circular" and pad > min(height, width)
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or stack.requires_grad)
+    if x.device.type == "cpu" and not periodic and not needs_grad and _NUMPY_FFT:
+        return _convolve_fft_numpy(x, stack, border)
     if periodic:
         # Kernel wider than the image: wrap the kernel onto the image grid (exact periodic convolution).
         fh, fw, pad = height, width, 0
     else:
-        fh, fw = fast_fft_len(height + 2 * pad), fast_fft_len(width + 2 * pad)
+        fh, fw = fast_fft_len(height + 2 * pad, x.device), fast_fft_len(width + 2 * pad, x.device)
     if periodic:
         # Output index i reads x[(i - o) mod H] for kernel offsets o: the centred kernel on the image grid.
         def spectrum(kern: torch.Tensor) -> torch.Tensor:
@@ -527,8 +591,13 @@ def _convolve_fft(x: torch.Tensor, stack: torch.Tensor, border: str) -> torch.Te
         spec_x = torch.fft.rfft2(_pad_to_grid(x[start:stop], pad, border, fh, fw))
         spec_k = shared_spec if shared_spec is not None else spectrum(stack[start:stop])
         spec_x.mul_(spec_k.unsqueeze(1))
-        # Inverse along the height first, then the real inverse along the width on the kept rows only.
-        cols = torch.fft.ifft(spec_x, dim=-2)
-        y = torch.fft.irfft(cols[..., offset : offset + height, :], n=fw, dim=-1)
-        out[start:stop] = y[..., offset : offset + width]
+        if x.device.type == "cpu":
+            # Inverse along the height, then the real inverse along the width on the kept rows only
+            # (MKL: as fast as irfft2 or faster; on CUDA the extra gather costs more than it saves).
+            cols = torch.fft.ifft(spec_x, dim=-2)
+            y = torch.fft.irfft(cols[..., offset : offset + height, :], n=fw, dim=-1)
+            out[start:stop] = y[..., offset : offset + width]
+        else:
+            y = torch.fft.irfft2(spec_x, s=(fh, fw))
+            out[start:stop] = y[..., offset : offset + height, offset : offset + width]
     return out

@@ -1,213 +1,229 @@
-"""``blurkit make``: a folder of sharp images → a folder of aligned blurry/sharp pairs + manifest.
+"""``blurkit make``: sharp images (folder, glob or list file) → aligned blurry/sharp pairs + manifest.
 
-Each pair's seed is a pure function of the base seed and the source's relative path (and variant), so
-worker count, order, interruptions and resumes never change a pair. Every file is written atomically;
-a pair's ``meta/…json`` is written last and marks it complete (see :mod:`blurkit.synth.manifest`).
+Each pair's seed is a pure function of the base seed and the source's relative name (and variant), so
+worker count, order, sharding, interruptions and resumes never change a pair. Every file is written
+atomically; a pair's ``meta/…json`` is written last and marks it complete (see
+:mod:`blurkit.synth.manifest`). The job machinery (resume, shards, Dask) is in :mod:`blurkit.synth.runner`.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import os
-import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import cv2
 import numpy as np
 
 from blurkit import __version__
 from blurkit._rng import item_seed
-from blurkit.io import (
-    IMAGE_SUFFIXES,
-    ImageReadError,
-    atomic_write_bytes,
-    encode_image,
-    list_images,
-    read_image,
-    to_uint,
-)
+from blurkit.io import IMAGE_SUFFIXES, ImageReadError, encode_image, read_image, to_uint
 from blurkit.ops.degrade import DegradeConfig, resolve_config
-from blurkit.synth.manifest import (
-    ERRORS_FILE,
-    RUN_FILE,
-    collect_rows,
-    read_json,
-    sha256_bytes,
-    sha256_file,
-    write_json,
-    write_manifest,
+from blurkit.synth.manifest import sha256_bytes
+from blurkit.synth.runner import (
+    Item,
+    MakeResult,
+    Result,
+    bind_item,
+    is_complete,
+    item_paths,
+    parse_shard,
+    run_job,
+    safe_call,
+    write_outputs,
 )
+from blurkit.synth.sources import SourceSet, resolve_sources
 
 OUTPUT_FORMATS = ("png", "jpg", "webp", "tif")
+#: Default limit on source size (pixels); larger images fail with a clear error (``max_pixels=0`` lifts it).
+MAX_PIXELS = 64_000_000
 
 
-@dataclass(frozen=True)
-class Item:
-    """One pair to make: a source image and a variant index."""
+def plan_items(
+    src: str | os.PathLike[str] | SourceSet, seed: int, variants: int = 1, limit: int | None = None
+) -> list[Item]:
+    """The items of a run, in a fixed order (sorted relative names, then variants).
 
-    source: Path
-    rel: str
-    variant: int
-    key: str
-    name: str
-    seed: int
-
-
-@dataclass
-class MakeResult:
-    """What a run did: pairs written, pairs already complete (resume), failures (source, reason)."""
-
-    written: int = 0
-    skipped: int = 0
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    out: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-def plan_items(src: Path, seed: int, variants: int = 1, limit: int | None = None) -> list[Item]:
-    """The items of a run, in a fixed order (sorted relative paths, then variants)."""
+    ``src`` is a folder, a glob pattern or a list file (see :mod:`blurkit.synth.sources`).
+    """
     if variants < 1:
         raise ValueError(f"variants: must be >= 1, got {variants}")
     if limit is not None and limit < 0:
         raise ValueError(f"limit: must be >= 0, got {limit}")
-    sources = list_images(src)
+    sources = src if isinstance(src, SourceSet) else resolve_sources(src)
     stems: dict[str, str] = {}
     items: list[Item] = []
-    for path in sources:
-        rel = path.relative_to(src).as_posix()
-        stem = str(PurePosixPath(rel).with_suffix(""))
+    for s in sources.sources:
+        stem = str(PurePosixPath(s.rel).with_suffix(""))
         if stem in stems:
             raise ValueError(
-                f"{src}: {stems[stem]!r} and {rel!r} would write the same pair name {stem!r}; rename one"
+                f"{sources.root}: {stems[stem]!r} and {s.rel!r} would write the same pair name {stem!r}; rename one"
             )
-        stems[stem] = rel
+        stems[stem] = s.rel
         for j in range(variants):
-            key = rel if j == 0 else f"{rel}#{j}"
+            key = s.rel if j == 0 else f"{s.rel}#{j}"
             name = stem if variants == 1 else f"{stem}_v{j}"
-            items.append(Item(path, rel, j, key, name, item_seed(seed, key)))
+            items.append(Item(s.path, s.rel, j, key, name, item_seed(seed, key)))
     return items[:limit] if limit is not None else items
 
 
-def _paths(item: Item, fmt: str) -> dict[str, str]:
-    return {
-        "blur": f"blur/{item.name}.{fmt}",
-        "sharp": f"sharp/{item.name}.{fmt}",
-        "kernel": f"kernels/{item.name}.npy",
-        "meta": f"meta/{item.name}.json",
-    }
+def check_pixels(path: Path, max_pixels: int) -> None:
+    """Refuse a source larger than ``max_pixels`` from its header alone (before decoding it)."""
+    if not max_pixels:
+        return
+    from PIL import Image
 
-
-def is_complete(out: Path, item: Item, fmt: str) -> bool:
-    """A pair is complete when its meta file exists and both images match their checksums."""
-    p = _paths(item, fmt)
-    meta = out / p["meta"]
-    if not meta.is_file():
-        return False
     try:
-        row = read_json(meta)
-        return all(
-            (out / p[k]).is_file() and sha256_file(out / p[k]) == row.get(f"{k}_sha256") for k in ("blur", "sharp")
-        ) and (out / p["kernel"]).is_file()
-    except (OSError, ValueError):
-        return False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                w, h = im.size
+    except Image.DecompressionBombError:
+        w = h = -1
+    except (OSError, ValueError, SyntaxError, ImportError):
+        # not readable by Pillow: the decoder reports the problem. (ImportError: some libraries,
+        # e.g. ultralytics, patch Image.open to try optional plug-ins when Pillow fails.)
+        return
+    if w < 0 or w * h > max_pixels:
+        size = "more than 178 million" if w < 0 else f"{w}x{h} = {w * h}"
+        raise ValueError(
+            f"{path}: image too large ({size} pixels > max_pixels {max_pixels}); "
+            "downscale it or raise --max-pixels (0 = no limit)"
+        )
 
 
-def _encode_suffix(fmt: str) -> str:
-    return "." + fmt
+def read_sharp8(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The sharp target as 8-bit RGB (H, W, 3): what is written and what the blur starts from.
+
+    Same result as ``to_uint(read_image(path))`` (EXIF orientation applied, gray expanded, alpha
+    dropped, 16-bit rounded to 8), without a float round trip for 8-bit files.
+    """
+    check_pixels(path, max_pixels)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes)")
+    img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
+    if img is None:
+        raise ImageReadError(f"{path}: cannot decode as an image (corrupt, truncated or not an image)")
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
+        return np.ascontiguousarray(img[:, :, ::-1])
+    return to_uint(read_image(path))
 
 
-def _write_pair(
-    out: Path, item: Item, fmt: str, quality: int, sharp8: np.ndarray, blurred: np.ndarray,
-    kernel: np.ndarray, record: Mapping[str, Any],
-) -> dict[str, Any]:
-    p = _paths(item, fmt)
-    blur_bytes = encode_image(blurred, _encode_suffix(fmt), quality=quality)
-    sharp_bytes = encode_image(sharp8, _encode_suffix(fmt), quality=quality)
-    atomic_write_bytes(out / p["blur"], blur_bytes)
-    atomic_write_bytes(out / p["sharp"], sharp_bytes)
-    import io as _io
-
-    buf = _io.BytesIO()
-    np.save(buf, np.asarray(kernel, dtype=np.float32))
-    atomic_write_bytes(out / p["kernel"], buf.getvalue())
+def encode_pair(
+    item: Item, fmt: str, quality: int, sharp8: np.ndarray, blurred: np.ndarray,
+    kernel: np.ndarray | None, record: Mapping[str, Any],
+) -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
+    """Encode a pair's files in memory and build its row (checksums of the bytes as written)."""
+    p = item_paths(item, fmt, kernel is not None)
+    blur_bytes = encode_image(blurred, "." + fmt, quality=quality)
+    sharp_bytes = encode_image(sharp8, "." + fmt, quality=quality)
+    files = [(p["blur"], blur_bytes), (p["sharp"], sharp_bytes)]
+    checksums = {"blur_sha256": sha256_bytes(blur_bytes), "sharp_sha256": sha256_bytes(sharp_bytes)}
+    if kernel is not None:
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(kernel, dtype=np.float32))
+        files.append((p["kernel"], buf.getvalue()))
+        checksums["kernel_sha256"] = sha256_bytes(buf.getvalue())
     row: dict[str, Any] = {
         "key": item.key,
         "source": item.rel,
         "variant": item.variant,
         "blur": p["blur"],
         "sharp": p["sharp"],
-        "kernel": p["kernel"],
+        "kernel": p.get("kernel", ""),
         "height": int(sharp8.shape[0]),
         "width": int(sharp8.shape[1]),
         **record,
         "seed": item.seed,
-        "blur_sha256": sha256_bytes(blur_bytes),
-        "sharp_sha256": sha256_bytes(sharp_bytes),
+        **checksums,
     }
-    write_json(out / p["meta"], row)
+    import json
+
+    files.append((p["meta"], (json.dumps(row, indent=1, sort_keys=True) + "\n").encode()))
+    return files, row
+
+
+def _write_pair(
+    out: Path, item: Item, fmt: str, quality: int, sharp8: np.ndarray, blurred: np.ndarray,
+    kernel: np.ndarray | None, record: Mapping[str, Any],
+) -> dict[str, Any]:
+    files, row = encode_pair(item, fmt, quality, sharp8, blurred, kernel, record)
+    write_outputs(out, files)
     return row
 
 
-def _read_sharp(item: Item) -> np.ndarray:
-    """The sharp target as 8-bit RGB (what is written and what the blur starts from)."""
-    return to_uint(read_image(item.source))
-
-
-def _process(item: Item, out: Path, config: DegradeConfig, fmt: str, quality: int, device: str) -> dict[str, Any]:
-    from blurkit.synth.pair import blur_image
-
-    sharp8 = _read_sharp(item)
-    blurred, kernel, record = blur_image(sharp8.astype(np.float32) / 255.0, item.seed, config, device=device)
-    return _write_pair(out, item, fmt, quality, sharp8, blurred, kernel, record)
-
-
-def _safe(fn: Callable[[], dict[str, Any]], item: Item) -> tuple[Item, dict[str, Any] | None, str | None]:
-    try:
-        return item, fn(), None
-    except (ImageReadError, FileNotFoundError, ValueError, OSError) as exc:
-        return item, None, str(exc)
-
-
-def _worker_chunk(
-    items: Sequence[Item], out: Path, config: DegradeConfig, fmt: str, quality: int
-) -> list[tuple[Item, dict[str, Any] | None, str | None]]:
-    """Run in a worker process: one thread each for torch and numba (the pool provides parallelism)."""
-    import numba
+def _process(
+    item: Item, out: Path, config: DegradeConfig, fmt: str, quality: int, device: str, max_pixels: int = MAX_PIXELS
+) -> dict[str, Any]:
     import torch
 
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    return [_safe(functools.partial(_process, it, out, config, fmt, quality, "cpu"), it) for it in items]
+    from blurkit.ops.degrade import apply_degradation, sample_degradation
+
+    sharp8 = read_sharp8(item.source, max_pixels)
+    deg = sample_degradation(item.seed, config)  # what blur_image does, with a size check in between
+    check_kernel_fits(item.source, sharp8.shape, deg.kernel.shape[0])
+    x = torch.from_numpy(sharp8).to(device).permute(2, 0, 1)[None].float() / 255.0
+    y = apply_degradation(x, torch.from_numpy(deg.kernel)[None].to(device), [deg.record])
+    blurred = y[0].permute(1, 2, 0).cpu().numpy()
+    return _write_pair(out, item, fmt, quality, sharp8, blurred, deg.kernel, deg.record)
+
+
+def check_kernel_fits(path: Path, shape: tuple[int, ...], k: int) -> None:
+    """Refuse an image smaller than its kernel (the blur would be mostly border, not motion)."""
+    if min(shape[0], shape[1]) < k:
+        raise ValueError(
+            f"{path}: image {shape[1]}x{shape[0]} is smaller than its {k}x{k} blur kernel; "
+            "use larger images or shorter blur (--length, --kernel-size)"
+        )
 
 
 def _run_gpu(
-    items: Sequence[Item], out: Path, config: DegradeConfig, fmt: str, quality: int, device: str, batch: int
-) -> Iterator[tuple[Item, dict[str, Any] | None, str | None]]:
+    items: Sequence[Item], out: Path, config: DegradeConfig, fmt: str, quality: int, device: str, batch: int,
+    max_pixels: int,
+) -> Iterator[Result]:
     """Batched path: decode in threads, blur same-size images together on the device, encode in threads."""
     import torch
 
     from blurkit.kernels.psf import stack_kernels
     from blurkit.ops.degrade import apply_degradation, sample_degradation
 
+    def read(it: Item) -> Result:
+        try:
+            return it, {"image": read_sharp8(it.source, max_pixels)}, None
+        except (ImageReadError, FileNotFoundError, ValueError, OSError) as exc:
+            return it, None, str(exc)
+
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         for start in range(0, len(items), batch):
             chunk = list(items[start : start + batch])
-            reads = list(pool.map(lambda it: _safe_read(it), chunk))
             groups: dict[tuple[int, ...], list[tuple[Item, np.ndarray]]] = {}
-            for it, img, err in reads:
-                if err is not None or img is None:
+            for it, got, err in pool.map(read, chunk):
+                if got is None:
                     yield it, None, err
                 else:
-                    groups.setdefault(img.shape, []).append((it, img))
-            for members in groups.values():
+                    groups.setdefault(got["image"].shape, []).append((it, got["image"]))
+            for group in groups.values():
+                members, degs = [], []
+                for it, img in group:
+                    try:
+                        d = sample_degradation(it.seed, config)
+                        check_kernel_fits(it.source, img.shape, d.kernel.shape[0])
+                    except ValueError as exc:
+                        yield it, None, str(exc)
+                        continue
+                    members.append((it, img))
+                    degs.append(d)
+                if not members:
+                    continue
                 try:
-                    degs = [sample_degradation(it.seed, config) for it, _ in members]
                     x = torch.from_numpy(np.stack([img for _, img in members])).to(device)
                     x = x.permute(0, 3, 1, 2).float() / 255.0
                     k = torch.from_numpy(stack_kernels([d.kernel for d in degs])).to(device)
@@ -218,7 +234,9 @@ def _run_gpu(
                     continue
                 futures = [
                     pool.submit(
-                        _safe, functools.partial(_write_pair, out, it, fmt, quality, img, yi, d.kernel, d.record), it
+                        safe_call,
+                        functools.partial(_write_gpu_item, out, fmt, quality, img, yi, d.kernel, d.record),
+                        it,
                     )
                     for (it, img), yi, d in zip(members, y, degs, strict=True)
                 ]
@@ -226,26 +244,31 @@ def _run_gpu(
                     yield f.result()
 
 
-def _safe_read(item: Item) -> tuple[Item, np.ndarray | None, str | None]:
-    try:
-        return item, _read_sharp(item), None
-    except (ImageReadError, FileNotFoundError, ValueError, OSError) as exc:
-        return item, None, str(exc)
+def _write_gpu_item(
+    out: Path, fmt: str, quality: int, img: np.ndarray, yi: np.ndarray, kernel: np.ndarray,
+    record: Mapping[str, Any], item: Item,
+) -> dict[str, Any]:
+    return _write_pair(out, item, fmt, quality, img, yi, kernel, record)
 
 
-def _check_folders(src: Path, out: Path) -> None:
-    if not src.exists():
-        raise FileNotFoundError(f"{src}: source folder does not exist")
-    if not src.is_dir():
-        raise ValueError(f"{src}: source is not a folder")
-    s, o = src.resolve(), out.resolve()
-    if o == s or s in o.parents:
-        raise ValueError(f"{out}: the output folder must not be inside the source folder {src}")
-    if o in s.parents:
-        raise ValueError(f"{out}: the output folder must not contain the source folder {src}")
+def check_folders(sources: SourceSet, out: Path) -> None:
+    """Refuse an output folder that would mix with the sources."""
+    o = out.resolve()
+    if sources.kind == "folder" or "**" in sources.pattern:
+        s = sources.root.resolve()
+        if o == s or s in o.parents:
+            raise ValueError(f"{out}: the output folder must not be inside the source folder {sources.root}")
+        if o in s.parents:
+            raise ValueError(f"{out}: the output folder must not contain the source folder {sources.root}")
+        return
+    for src in sources.sources:
+        if o in src.path.resolve().parents:
+            raise ValueError(f"{out}: the output folder must not contain a source ({src.path})")
 
 
-def _run_settings(seed: int, preset: str, config: DegradeConfig, variants: int, fmt: str, quality: int) -> dict[str, Any]:
+def run_settings(
+    seed: int, preset: str, config: DegradeConfig, variants: int, fmt: str, quality: int
+) -> dict[str, Any]:
     return {
         "blurkit_version": __version__,
         "seed": seed,
@@ -255,6 +278,19 @@ def _run_settings(seed: int, preset: str, config: DegradeConfig, variants: int, 
         "format": fmt,
         "quality": quality,
     }
+
+
+def check_common(fmt: str, quality: int, workers: int, seed: int, max_pixels: int) -> None:
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"format: expected one of {', '.join(OUTPUT_FORMATS)}, got {fmt!r}")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality: must be in 1..100, got {quality}")
+    if workers < 1:
+        raise ValueError(f"workers: must be >= 1, got {workers}")
+    if seed < 0:
+        raise ValueError(f"seed: must be >= 0, got {seed}")
+    if max_pixels < 0:
+        raise ValueError(f"max_pixels: must be >= 0 (0 = no limit), got {max_pixels}")
 
 
 def make_dataset(
@@ -274,13 +310,20 @@ def make_dataset(
     batch: int = 16,
     progress: bool = True,
     on_error: Callable[[str, str], None] | None = None,
+    *,
+    shard: str | tuple[int, int] | None = None,
+    backend: str = "local",
+    scheduler: str | None = None,
+    dry_run: bool = False,
+    max_pixels: int = MAX_PIXELS,
 ) -> MakeResult:
-    """Make blurry/sharp pairs from every image under ``src`` into ``out``.
+    """Make blurry/sharp pairs from sharp images into ``out``.
 
     Args:
-        src: folder of sharp images (searched recursively; relative paths are kept).
-        out: output folder (created; must not be inside ``src``).
-        seed: base seed; each pair's seed derives from it and the source's relative path.
+        src: a folder (searched recursively; relative paths are kept), a glob pattern
+            (``"photos/**/*.jpg"``) or a text file listing paths (see :mod:`blurkit.synth.sources`).
+        out: output folder (created; must not be inside a source folder).
+        seed: base seed; each pair's seed derives from it and the source's relative name.
         preset: degradation preset (see ``blurkit.ops.PRESETS``); ``overrides`` changes its fields.
         variants: pairs per source image (different seeds).
         workers: CPU worker processes (ignored on CUDA, which batches images on the device).
@@ -288,22 +331,24 @@ def make_dataset(
         fmt: output format, ``png`` (lossless, default), ``jpg``, ``webp`` or ``tif``; ``quality`` for lossy ones.
         resume: skip complete pairs of an earlier run with the same settings, redo partial ones.
         overwrite: replace existing pairs (never touches other files).
-        limit: make at most this many pairs (the first ones in sorted order).
+        limit: make at most this many pairs (the first ones in sorted order, before sharding).
         on_error: called with (source, reason) for each failed source (the CLI prints it).
+        shard: ``"i/N"``: make only the pairs whose key hashes to shard ``i`` of ``N`` and write
+            ``manifest.shard-i-of-N.csv``; :func:`blurkit.synth.merge_shards` joins the shards.
+        backend: ``"local"`` (worker processes) or ``"dask"`` (joblib's Dask backend on the cluster at
+            ``scheduler``; every worker must see ``src`` and ``out`` at the same paths).
+        dry_run: plan only: count and list what would be made, write nothing.
+        max_pixels: sources with more pixels fail with a clear error (0 = no limit).
 
     Returns:
         A :class:`MakeResult`; failures are also listed in ``out/errors.csv``.
+
+    Raises:
+        OutputError: writing to ``out`` failed (disk full, read-only); pairs written stay complete.
     """
-    if fmt not in OUTPUT_FORMATS:
-        raise ValueError(f"format: expected one of {', '.join(OUTPUT_FORMATS)}, got {fmt!r}")
-    if workers < 1:
-        raise ValueError(f"workers: must be >= 1, got {workers}")
+    check_common(fmt, quality, workers, seed, max_pixels)
     if batch < 1:
         raise ValueError(f"batch: must be >= 1, got {batch}")
-    if seed < 0:
-        raise ValueError(f"seed: must be >= 0, got {seed}")
-    if resume and overwrite:
-        raise ValueError("resume/overwrite: choose one")
     if device != "cpu" and not device.startswith("cuda"):
         raise ValueError(f"device: expected 'cpu' or 'cuda[:i]', got {device!r}")
     if device.startswith("cuda"):
@@ -311,88 +356,26 @@ def make_dataset(
 
         if not torch.cuda.is_available():
             raise ValueError(f"device: {device!r} requested but CUDA is not available")
-    src_p, out_p = Path(src), Path(out)
-    _check_folders(src_p, out_p)
+    shard_t = parse_shard(shard)
+    out_p = Path(out)
+    sources = resolve_sources(src)
+    check_folders(sources, out_p)
     config = resolve_config(preset, overrides)
-    items = plan_items(src_p, seed, variants, limit)
-    settings = _run_settings(seed, preset, config, variants, fmt, quality)
-
-    run_file = out_p / RUN_FILE
-    existing = [it for it in items if (out_p / _paths(it, fmt)["meta"]).exists() or (out_p / _paths(it, fmt)["blur"]).exists()]
-    if existing and not (resume or overwrite):
-        raise FileExistsError(
-            f"{out_p}: already holds {len(existing)} pair(s) of this job (e.g. {_paths(existing[0], fmt)['blur']}); "
-            "pass --resume to finish an interrupted run or --overwrite to replace them"
+    items = plan_items(sources, seed, variants, limit)
+    settings = run_settings(seed, preset, config, variants, fmt, quality)
+    local_iter = None
+    if device.startswith("cuda"):
+        local_iter = functools.partial(
+            _run_gpu, out=out_p, config=config, fmt=fmt, quality=quality, device=device, batch=batch,
+            max_pixels=max_pixels,
         )
-    if resume and run_file.is_file():
-        previous = read_json(run_file)
-        changed = sorted(k for k in settings if k != "blurkit_version" and previous.get(k) != settings[k])
-        if changed:
-            raise ValueError(
-                f"{run_file}: --resume with different settings ({', '.join(changed)}); "
-                "use the same settings or a new output folder"
-            )
-    out_p.mkdir(parents=True, exist_ok=True)
-    write_json(run_file, settings)
-
-    result = MakeResult(out=out_p)
-    todo = []
-    for it in items:
-        if resume and is_complete(out_p, it, fmt):
-            result.skipped += 1
-        else:
-            todo.append(it)
-
-    for it, row, err in _execute(todo, out_p, config, fmt, quality, device, workers, batch, progress):
-        if err is not None:
-            result.errors.append((it.rel, err))
-            if on_error is not None:
-                on_error(it.rel, err)
-        elif row is not None:
-            result.written += 1
-
-    write_manifest(out_p, collect_rows(out_p))
-    errors_path = out_p / ERRORS_FILE
-    if result.errors:
-        import pandas as pd
-
-        df = pd.DataFrame(result.errors, columns=["source", "reason"]).drop_duplicates()
-        atomic_write_bytes(errors_path, df.to_csv(index=False).encode())
-    elif errors_path.exists():
-        errors_path.unlink()
-    return result
+    return run_job(
+        out=out_p, items=items, settings=settings,
+        fn=bind_item(_process, out_p, config, fmt, quality, "cpu", max_pixels),
+        fmt=fmt, kernel=True, resume=resume, overwrite=overwrite, workers=workers, backend=backend,
+        scheduler=scheduler, shard=shard_t, dry_run=dry_run, progress=progress, on_error=on_error,
+        desc="blurkit make", local_iter=local_iter,
+    )
 
 
-def _execute(
-    todo: Sequence[Item], out: Path, config: DegradeConfig, fmt: str, quality: int, device: str,
-    workers: int, batch: int, progress: bool,
-) -> Iterable[tuple[Item, dict[str, Any] | None, str | None]]:
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(todo), unit="pair", disable=not progress, file=sys.stderr, desc="blurkit make")
-    try:
-        if device.startswith("cuda"):
-            gen: Iterable[Any] = _run_gpu(todo, out, config, fmt, quality, device, batch)
-            for res in gen:
-                bar.update(1)
-                yield res
-        elif workers == 1:
-            for it in todo:
-                res = _safe(functools.partial(_process, it, out, config, fmt, quality, "cpu"), it)
-                bar.update(1)
-                yield res
-        else:
-            from joblib import Parallel, delayed
-
-            chunk = max(1, min(8, len(todo) // (workers * 4) or 1))
-            chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
-            par = Parallel(n_jobs=workers, return_as="generator_unordered", pre_dispatch="2*n_jobs")
-            for results in par(delayed(_worker_chunk)(c, out, config, fmt, quality) for c in chunks):
-                for res in results:
-                    bar.update(1)
-                    yield res
-    finally:
-        bar.close()
-
-
-__all__ = ["IMAGE_SUFFIXES", "Item", "MakeResult", "is_complete", "make_dataset", "plan_items"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "Item", "MakeResult", "is_complete", "make_dataset", "plan_items"]

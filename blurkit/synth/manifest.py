@@ -1,6 +1,6 @@
 """The manifest of a pair folder: one row per pair, enough to regenerate any pair bit for bit.
 
-Layout written by ``blurkit make``::
+Layout written by ``blurkit make`` and ``blurkit average``::
 
     pairs/
       blurkit.json          run settings: version, base seed, preset and full config, variants, format
@@ -8,13 +8,17 @@ Layout written by ``blurkit make``::
       errors.csv            one row per source that could not be processed (only when there were some)
       blur/<name>.png       blurred image
       sharp/<name>.png      sharp target (the source, 8-bit RGB, EXIF orientation applied)
-      kernels/<name>.npy    the pair's kernel, float32 (k, k)
+      kernels/<name>.npy    the pair's kernel, float32 (k, k) (``make`` only)
       meta/<name>.json      the pair's row, written last: a pair is complete when its meta file exists
 
+A sharded run writes ``manifest.shard-I-of-N.csv``, ``plan.shard-I-of-N.json`` and
+``errors.shard-I-of-N.csv`` instead of ``manifest.csv``/``errors.csv`` (see :mod:`blurkit.synth.shards`).
+
 A row holds the source, the outputs, the item seed, every drawn value (kernel parameters, kernel seed,
-boost, noise levels and noise seed, JPEG quality, border, response) and SHA-256 checksums of the images.
-The blurred image is a function of (sharp image, seed, config), so it can be regenerated from the
-pair folder alone with :func:`regenerate_blurred`.
+boost, noise levels and noise seed, JPEG quality, border, response) and SHA-256 checksums of the
+images and the kernel file. The blurred image of ``make`` is a function of (sharp image, seed,
+config), so it can be regenerated from the pair folder alone with :func:`regenerate_blurred`. Rows of
+``average`` say ``kernel_source=frames`` and list the averaged frames.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ ERRORS_FILE = "errors.csv"
 #: Columns that come first in manifest.csv (drawn values follow, sorted).
 LEAD_COLUMNS = [
     "key", "source", "variant", "blur", "sharp", "kernel", "seed", "height", "width", "kernel_size",
-    "length", "blur_sha256", "sharp_sha256",
+    "length", "blur_sha256", "sharp_sha256", "kernel_sha256",
 ]
 
 
@@ -77,14 +81,14 @@ def collect_rows(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: str(r["key"]))
 
 
-def write_manifest(out: str | os.PathLike[str], rows: list[dict[str, Any]]) -> Path:
-    """Write manifest.csv atomically (lead columns first, then every drawn value, sorted)."""
+def write_manifest(out: str | os.PathLike[str], rows: list[dict[str, Any]], name: str = MANIFEST_FILE) -> Path:
+    """Write manifest.csv (or ``name``) atomically (lead columns first, then every drawn value, sorted)."""
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=LEAD_COLUMNS)
     lead = [c for c in LEAD_COLUMNS if c in df.columns]
     rest = sorted(c for c in df.columns if c not in lead)
-    path = Path(out) / MANIFEST_FILE
+    path = Path(out) / name
     atomic_write_bytes(path, df[lead + rest].to_csv(index=False).encode())
     return path
 
@@ -117,6 +121,11 @@ def regenerate_blurred(out: str | os.PathLike[str], key: str, device: str = "cpu
     if match.empty:
         raise ValueError(f"key: no pair {key!r} in {root / MANIFEST_FILE}")
     row = match.iloc[0]
+    if str(row.get("kernel_source", "")) == "frames" or "config" not in run:
+        raise ValueError(
+            f"key: pair {key!r} was averaged from video frames (blurkit average), not blurred from its sharp "
+            "image; rerun blurkit average to recompute it"
+        )
     config = DegradeConfig.from_dict(run["config"])
     sharp = read_image(root / str(row["sharp"]))
     blurred, _, _ = blur_image(sharp, int(row["seed"]), config, device=device)

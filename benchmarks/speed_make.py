@@ -1,0 +1,187 @@
+"""``blurkit make`` throughput vs the floor: reading the sources and writing the same images alone.
+
+    python -m benchmarks.speed_make [--quick]
+    python -m benchmarks.speed --only make
+
+Sources: 1280×720 PNGs (the first GoPro frames of the offline data folder when present, else
+synthetic textures), copied to a temporary folder. Two jobs run with 2 worker processes each
+(joblib's loky pool, which ``make`` itself uses):
+
+- ``blurkit make`` (``make_dataset(workers=2)``, realistic preset: trajectory kernel, linear light,
+  highlight boost, FFT/direct blur, Poisson–Gaussian noise; PNG out, with kernel, sidecar JSON,
+  checksums and manifest);
+- the same with the ``deblurgan`` preset (display values, no noise), to separate the chain's cost;
+- the floor a user's minimal script would need: decode each source and write two PNGs of it (the
+  "blurred" and the "sharp" image) with the same PNG settings as blurkit (OpenCV, compression 3),
+  through ``cv2.imencode`` + a plain file write.
+
+The ratio (make / floor, in pairs per second) is the number to watch; the target is ≥ 0.85. A
+per-stage profile of one pair in one process shows where ``make`` spends time beyond I/O.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks._common import markdown_table
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gopro_frames"
+PNG_PARAMS = (16, 3)  # cv2.IMWRITE_PNG_COMPRESSION, 3: what blurkit.io.encode_image uses
+
+
+def _sources(folder: Path, count: int) -> str:
+    """Fill ``folder`` with ``count`` 1280×720 PNGs; returns where they came from."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = sorted(SHARED.rglob("*.png"))[:count] if SHARED.is_dir() else []
+    if len(frames) == count:
+        for i, p in enumerate(frames):
+            shutil.copyfile(p, folder / f"{i:04d}.png")
+        return f"GoPro frames ({SHARED.name})"
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        base = rng.random((90, 160, 3)).astype(np.float32)
+        img = cv2.resize(base, (1280, 720), interpolation=cv2.INTER_CUBIC)
+        img = img + 0.08 * rng.standard_normal((720, 1280, 3)).astype(np.float32)
+        cv2.imwrite(str(folder / f"{i:04d}.png"), np.clip(img * 255, 0, 255).astype(np.uint8), list(PNG_PARAMS))
+    return "synthetic textures"
+
+
+def _copy_pair(src: str, out: str) -> None:
+    """The floor for one pair: decode the source once, encode and write two PNGs."""
+    import cv2
+
+    img = cv2.imread(src, cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{src}: cannot decode")
+    name = Path(src).stem
+    for sub in ("blur", "sharp"):
+        _, buf = cv2.imencode(".png", img, list(PNG_PARAMS))
+        with open(Path(out) / sub / f"{name}.png", "wb") as f:
+            f.write(buf.tobytes())
+
+
+def _floor_chunk(srcs: list[str], out: str) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    for s in srcs:
+        _copy_pair(s, out)
+
+
+def run_floor(src: Path, out: Path, workers: int = 2) -> None:
+    """Read + write only, in ``workers`` processes (chunks of 4 sources, like make)."""
+    from joblib import Parallel, delayed
+
+    (out / "blur").mkdir(parents=True, exist_ok=True)
+    (out / "sharp").mkdir(parents=True, exist_ok=True)
+    files = [str(p) for p in sorted(src.glob("*.png"))]
+    chunks = [files[i : i + 4] for i in range(0, len(files), 4)]
+    Parallel(n_jobs=workers)(delayed(_floor_chunk)(c, str(out)) for c in chunks)
+
+
+def _median_time(fn: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def profile_one(path: Path, preset: str = "realistic", repeats: int = 3) -> dict[str, float]:
+    """Milliseconds per stage for one pair in this process (median of ``repeats``)."""
+    import torch
+
+    from blurkit.io import encode_image
+    from blurkit.ops.degrade import apply_degradation, resolve_config, sample_degradation
+    from blurkit.synth.dataset import read_sharp8
+    from blurkit.synth.manifest import sha256_bytes
+
+    config = resolve_config(preset)
+    stages: dict[str, list[float]] = {}
+
+    def tick(name: str, t0: float) -> float:
+        t1 = time.perf_counter()
+        stages.setdefault(name, []).append((t1 - t0) * 1000)
+        return t1
+
+    for r in range(repeats + 1):
+        t = time.perf_counter()
+        sharp8 = read_sharp8(path)
+        t = tick("decode source", t)
+        deg = sample_degradation(1000 + r, config)
+        t = tick("sample kernel + parameters", t)
+        x = torch.from_numpy(sharp8).permute(2, 0, 1)[None].float() / 255.0
+        y = apply_degradation(x, torch.from_numpy(deg.kernel)[None], [deg.record])
+        blurred = y[0].permute(1, 2, 0).numpy()
+        t = tick("degrade (linearise, blur, noise)", t)
+        b = encode_image(blurred, ".png")
+        s = encode_image(sharp8, ".png")
+        t = tick("encode 2 PNGs", t)
+        sha256_bytes(b), sha256_bytes(s)
+        t = tick("sha256 of both", t)
+        buf = io.BytesIO()
+        np.save(buf, deg.kernel)
+        json.dumps(deg.record, sort_keys=True)
+        tick("kernel .npy + JSON", t)
+    return {k: float(np.median(v[1:])) for k, v in stages.items()}
+
+
+def run(device: str = "cpu", quick: bool = False) -> list[dict[str, Any]]:
+    """Pairs per second of ``make_dataset(workers=2)`` and of the read+write floor, and their ratio."""
+    from blurkit.synth import make_dataset
+
+    count = 8 if quick else 24
+    repeats = 1 if quick else 3
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="blurkit-speed-make-") as tmp:
+        root = Path(tmp)
+        origin = _sources(root / "src", count)
+        runs = iter(range(10**6))
+
+        def make() -> None:
+            make_dataset(root / "src", root / f"make{next(runs)}", workers=2, progress=False)
+
+        def make_plain() -> None:
+            make_dataset(root / "src", root / f"make{next(runs)}", preset="deblurgan", workers=2, progress=False)
+
+        def floor() -> None:
+            run_floor(root / "src", root / f"floor{next(runs)}", workers=2)
+
+        make_dataset(root / "src", root / "warm", workers=2, progress=False, limit=4)  # pool start, JIT caches
+        floor()
+        t_floor = _median_time(floor, repeats)
+        t_make = _median_time(make, repeats)
+        t_plain = _median_time(make_plain, repeats)
+        profile = profile_one(root / "src" / "0000.png", repeats=1 if quick else 3)
+    floor_rate, make_rate = count / t_floor, count / t_make
+    note = f"{count} × 1280×720 PNG from {origin}, 2 workers, device {device} (make runs on CPU workers)"
+    rows.append({"section": "make", "impl": "read + write only (floor)", "pairs_per_s": floor_rate,
+                 "ratio_vs_floor": 1.0, "note": note})
+    rows.append({"section": "make", "impl": "blurkit make (realistic)", "pairs_per_s": make_rate,
+                 "ratio_vs_floor": make_rate / floor_rate, "note": "target >= 0.85"})
+    rows.append({"section": "make", "impl": "blurkit make (deblurgan: display values, no noise)",
+                 "pairs_per_s": count / t_plain, "ratio_vs_floor": count / t_plain / floor_rate,
+                 "note": "same I/O, lighter chain"})
+    for stage, ms in profile.items():
+        rows.append({"section": "make", "impl": f"  one pair, 1 process: {stage}", "ms_per_pair": ms})
+    return rows
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed_make", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="8 images, one repeat (smoke test)")
+    args = parser.parse_args()
+    print(markdown_table(run(quick=args.quick), ["impl", "pairs_per_s", "ratio_vs_floor", "ms_per_pair", "note"]))
