@@ -185,3 +185,22 @@ def test_cpu_and_cuda_agree():
     cpu, _k, _ = degrade_batch(x, [1, 2], "realistic", cfg)
     gpu, _, _ = degrade_batch(x.cuda(), [1, 2], "realistic", cfg)
     torch.testing.assert_close(gpu.cpu(), cpu, atol=2e-5, rtol=0)
+
+
+def test_poisson_part_is_exact_at_low_counts_and_normal_at_high_counts():
+    from scipy import stats
+
+    from blurkit.ops.noise import NORMAL_APPROX_PHOTONS, poisson_gaussian
+
+    g = torch.Generator().manual_seed(1)
+    shot = 0.05  # 20 photons at full scale: exact Poisson draws
+    y = poisson_gaussian(torch.full((200_000,), 0.5), shot, 0.0, g) / shot
+    assert torch.allclose(y, y.round())  # integer photon counts
+    counts = torch.bincount(y.long(), minlength=40)[:40].numpy()
+    expected = stats.poisson.pmf(range(40), 10.0) * y.numel()
+    assert stats.chisquare(counts[4:20], expected[4:20] * counts[4:20].sum() / expected[4:20].sum()).pvalue > 1e-3
+    shot = 1e-3  # 1000 photons at full scale: the normal approximation
+    lam = 0.5 / shot
+    assert lam > NORMAL_APPROX_PHOTONS
+    y = poisson_gaussian(torch.full((200_000,), 0.5), shot, 0.0, g) / shot
+    assert abs(float(y.mean()) - lam) < 0.5 and abs(float(y.var()) / lam - 1) < 0.02
