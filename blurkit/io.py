@@ -25,8 +25,8 @@ class ImageReadError(ValueError):
     """An image file exists but cannot be decoded (corrupt, truncated, not an image, empty)."""
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image as float32 RGB (H, W, 3) in [0, 1].
+def decode_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image file as OpenCV gives it (BGR/BGRA or gray, 8/16-bit, EXIF orientation applied).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -41,7 +41,26 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
     if img is None:
         raise ImageReadError(f"{p}: cannot decode as an image (corrupt, truncated or not an image)")
-    return _to_float_rgb(img, p)
+    return img
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image as float32 RGB (H, W, 3) in [0, 1].
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ImageReadError: the file is empty, truncated, corrupt or not an image.
+    """
+    return _to_float_rgb(decode_image(path), Path(path))
+
+
+def read_image_uint8(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image as 8-bit RGB (H, W, 3): the same values as ``to_uint(read_image(path))``,
+    without a float round trip for 8-bit files."""
+    img = decode_image(path)
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
+        return np.ascontiguousarray(img[:, :, ::-1])
+    return to_uint(_to_float_rgb(img, Path(path)))
 
 
 def _to_float_rgb(img: np.ndarray, p: Path) -> np.ndarray:

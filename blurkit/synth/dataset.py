@@ -17,12 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import cv2
 import numpy as np
 
 from blurkit import __version__
 from blurkit._rng import item_seed
-from blurkit.io import IMAGE_SUFFIXES, ImageReadError, encode_image, read_image, to_uint
+from blurkit.io import IMAGE_SUFFIXES, ImageReadError, encode_image, read_image_uint8
 from blurkit.ops.degrade import DegradeConfig, resolve_config
 from blurkit.synth.manifest import sha256_bytes
 from blurkit.synth.runner import (
@@ -104,17 +103,7 @@ def read_sharp8(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     dropped, 16-bit rounded to 8), without a float round trip for 8-bit files.
     """
     check_pixels(path, max_pixels)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:
-        raise ImageReadError(f"{path}: empty file (0 bytes)")
-    img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
-    if img is None:
-        raise ImageReadError(f"{path}: cannot decode as an image (corrupt, truncated or not an image)")
-    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
-        return np.ascontiguousarray(img[:, :, ::-1])
-    return to_uint(read_image(path))
+    return read_image_uint8(path)
 
 
 def encode_pair(
