@@ -439,7 +439,10 @@ def resolve_weights(weights: str | None) -> tuple[str, bool]:
 
 def prepare_ultralytics(config_dir: str | os.PathLike[str] | None = None, offline: bool = True) -> None:
     """Environment for Ultralytics, set before it is imported: settings in ``config_dir`` (a temporary
-    folder by default) and, when ``offline``, no network checks (``YOLO_OFFLINE=1``).
+    folder by default) and, when ``offline``, no network checks (``YOLO_OFFLINE=1``). Ultralytics'
+    automatic ``pip install`` of missing optional packages (it tries one when Pillow fails to read
+    a file) is always turned off (``YOLO_AUTOINSTALL=False``): a benchmark must not change the
+    environment it measures.
 
     Values already set by the user are kept.
     """
@@ -447,6 +450,7 @@ def prepare_ultralytics(config_dir: str | os.PathLike[str] | None = None, offlin
         config_dir = Path(tempfile.gettempdir()) / "blurkit-ultralytics"
     Path(config_dir).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir))
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
     if offline:
         os.environ.setdefault("YOLO_OFFLINE", "1")
 
