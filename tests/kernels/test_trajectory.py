@@ -210,3 +210,21 @@ def test_normal_generator_is_standard_normal():
     assert stats.kstest(x, "norm").pvalue > 1e-3
     # the ziggurat's tail (|x| > R = 3.44) has the right mass
     assert abs((np.abs(x) > 3.442619855899).mean() - 2 * stats.norm.sf(3.442619855899)) < 2e-4
+
+
+def test_paired_walks_are_bit_identical_to_single_walks():
+    from blurkit.kernels import _prng
+    from blurkit.kernels.trajectory import _draw, _walk
+
+    params = TrajectoryParams(length=(5, 60), big_shake=(0.5, 1.0), anxiety=(0.005, 0.01))
+    seeds = stream_seeds(23, 5)  # odd: the last one walks alone
+    tr = sample_trajectories(5, seed=23, params=params)
+    prm, exposures = params._packed(), np.asarray(params.exposure)
+    for i, seed in enumerate(seeds):
+        s = _prng.new_state(np.uint64(seed))
+        d = np.empty(7)
+        _draw(s, prm, exposures, d)
+        xs, ys = np.empty(params.samples), np.empty(params.samples)
+        big = _walk(s, d, xs, ys)
+        assert np.array_equal(xs, tr.positions[i, :, 0]) and np.array_equal(ys, tr.positions[i, :, 1])
+        assert big == tr.big_shakes[i]
