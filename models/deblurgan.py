@@ -316,6 +316,11 @@ class DeblurGAN:
         self.overlap = overlap
         self.name = name
 
+    @property
+    def module(self) -> nn.Module:
+        """The generator (what ``benchmarks.runtime`` counts parameters and MACs of)."""
+        return self.generator
+
     def _net(self, x01: torch.Tensor) -> torch.Tensor:
         return (self.generator(x01 * 2.0 - 1.0) + 1.0) * 0.5
 
