@@ -1,7 +1,10 @@
-"""Train DeblurGAN: ``python -m models.train --config models/configs/deblurgan.toml --out runs/NAME``.
+"""Train a deblurring model: ``python -m models.train --config models/configs/deblurgan.toml --out runs/NAME``.
 
-The TOML config holds every hyper-parameter (see ``docs/models.md``); the command line only says
-where things are and how long to run:
+The TOML config holds every hyper-parameter (see ``docs/models.md``); ``[model] name`` picks the
+family — ``deblurgan`` (default; WGAN-GP), ``deblurganv2`` (RaLSGAN, double-scale critic) or
+``svrnn`` (pixel loss, no critic). One loop trains them all: data, schedule, checkpoints, resume,
+validation and logs are shared, and each step calls the family's ``train_step`` function
+(:class:`ModelFamily`). The command line only says where things are and how long to run:
 
     --config FILE        TOML configuration (required)
     --out DIR            run folder (default ``runs/<config stem>``)
@@ -34,7 +37,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +51,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from blurkit.io import atomic_write_bytes, write_image
+from models import deblurganv2, svrnn
 from models.data import (
     MixedPairs,
     MixedSampler,
@@ -93,12 +97,16 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """``[loss]``: WGAN-GP and perceptual terms."""
+    """``[loss]`` of a ``deblurgan`` run: WGAN-GP and perceptual terms."""
 
     perceptual: str = "vgg19_conv3_3"  # or "vgg16_relu3_3"; "none" only for smoke tests
     perceptual_weight: float = 100.0
     gp_weight: float = 10.0
     critic_steps: int = 5
+
+    def __post_init__(self) -> None:
+        if self.critic_steps < 1:
+            raise ValueError(f"config [loss]: critic_steps must be >= 1, got {self.critic_steps}")
 
 
 @dataclass(frozen=True)
@@ -135,16 +143,169 @@ class ValConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A whole training configuration (one TOML file)."""
+    """A whole training configuration (one TOML file).
 
-    generator: GeneratorConfig
-    critic: CriticConfig
+    ``generator``, ``critic`` and ``loss`` hold the dataclasses of the ``model`` family
+    (:data:`FAMILIES`); ``critic`` is None for families without one.
+    """
+
+    generator: Any
+    critic: Any
     data: DataConfig
-    loss: LossConfig = LossConfig()
+    loss: Any = LossConfig()
     optim: OptimConfig = OptimConfig()
     train: LoopConfig = LoopConfig()
     val: ValConfig | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    model: str = "deblurgan"
+
+
+# --------------------------------------------------------------------------------------------------
+# Model families: what differs between the models the loop trains
+# --------------------------------------------------------------------------------------------------
+StepFn = Callable[..., tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """Everything model-specific the training loop needs.
+
+    ``step(generator, critics, opt_g, opt_d, x, y, loss, perceptual, autocast, reduce_critic_grads)``
+    performs one training step (critic and generator updates, ``x``/``y`` blurred/sharp in [-1, 1])
+    and returns the generator output and the losses to log; ``reduce_critic_grads()`` averages critic
+    gradients over processes (a no-op on one process).
+    """
+
+    name: str
+    generator_config: type
+    critic_config: type | None
+    loss_config: type
+    build_generator: Callable[[Any], nn.Module]
+    build_critic: Callable[[Any], nn.Module] | None
+    step: StepFn
+    save_generator: Callable[[nn.Module, Path], None]
+    perceptual_variant: Callable[[Any], str]
+    size_multiple: int
+    train_kind: str
+    log_fields: tuple[str, ...]
+
+
+def wgan_gp_step(
+    generator: nn.Module,
+    critics: list[nn.Module],
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer | None,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: LossConfig,
+    perceptual: nn.Module | None,
+    autocast: Callable[[], Any],
+    reduce_critic_grads: Callable[[], None],
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """DeblurGAN's step: ``critic_steps`` WGAN-GP critic updates on one generator output, then the
+    generator update on ``-E[D(fake)] + perceptual_weight · perceptual``."""
+    if opt_d is None or len(critics) != 1:
+        raise ValueError("deblurgan step: needs one critic and its optimiser")
+    critic = critics[0]
+    with autocast():
+        fake = generator(x)
+    fake32 = fake.float()
+    # critic: several updates on the same generator output (as in DeblurGAN)
+    for p in critic.parameters():
+        p.requires_grad_(True)
+    for _ in range(loss.critic_steps):
+        opt_d.zero_grad(set_to_none=True)
+        with autocast():
+            loss_wd = wgan_critic_loss(critic(y), critic(fake32.detach()))
+        gp = gradient_penalty(critic, y, fake32)
+        loss_d = loss_wd + loss.gp_weight * gp
+        loss_d.backward()
+        reduce_critic_grads()
+        opt_d.step()
+    # generator
+    for p in critic.parameters():
+        p.requires_grad_(False)
+    opt_g.zero_grad(set_to_none=True)
+    with autocast():
+        loss_adv = wgan_generator_loss(critic(fake))
+        loss_p = perceptual(fake, y) if perceptual is not None else torch.zeros((), device=x.device)
+    loss_g = loss_adv + loss.perceptual_weight * loss_p
+    loss_g.backward()
+    opt_g.step()
+    return fake, {
+        "loss_d": float(loss_d.detach()),
+        "gp": float(gp.detach()),
+        "loss_adv": float(loss_adv.detach()),
+        "loss_perceptual": float(loss_p.detach()),
+        "loss_g": float(loss_g.detach()),
+    }
+
+
+LOG_FIELDS = ["step", "epoch", "lr", "loss_d", "gp", "loss_adv", "loss_perceptual", "loss_g", "l1", "seconds"]
+
+#: The trainable model families, by ``[model] name``.
+FAMILIES: dict[str, ModelFamily] = {
+    "deblurgan": ModelFamily(
+        name="deblurgan",
+        generator_config=GeneratorConfig,
+        critic_config=CriticConfig,
+        loss_config=LossConfig,
+        build_generator=Generator,
+        build_critic=Critic,
+        step=wgan_gp_step,
+        save_generator=save_generator,  # type: ignore[arg-type]
+        perceptual_variant=lambda lc: lc.perceptual,
+        size_multiple=SIZE_MULTIPLE,
+        train_kind=TRAIN_KIND,
+        log_fields=tuple(LOG_FIELDS),
+    ),
+    "deblurganv2": ModelFamily(
+        name="deblurganv2",
+        generator_config=deblurganv2.GeneratorV2Config,
+        critic_config=deblurganv2.DoubleCriticConfig,
+        loss_config=deblurganv2.V2LossConfig,
+        build_generator=deblurganv2.build_generator,
+        build_critic=deblurganv2.build_critic,
+        step=deblurganv2.train_step,
+        save_generator=deblurganv2.save_generator,
+        perceptual_variant=lambda lc: lc.perceptual if lc.perceptual_weight > 0 else "none",
+        size_multiple=deblurganv2.SIZE_MULTIPLE,
+        train_kind=deblurganv2.TRAIN_KIND,
+        log_fields=(
+            "step",
+            "epoch",
+            "lr",
+            "loss_d",
+            "loss_adv",
+            "loss_pixel",
+            "loss_perceptual",
+            "loss_g",
+            "l1",
+            "seconds",
+        ),
+    ),
+    "svrnn": ModelFamily(
+        name="svrnn",
+        generator_config=svrnn.SVRNNConfig,
+        critic_config=None,
+        loss_config=svrnn.SVRNNLossConfig,
+        build_generator=svrnn.build_generator,
+        build_critic=None,
+        step=svrnn.train_step,
+        save_generator=svrnn.save_generator,
+        perceptual_variant=lambda lc: lc.perceptual if lc.uses_perceptual else "none",
+        size_multiple=svrnn.SIZE_MULTIPLE,
+        train_kind=svrnn.TRAIN_KIND,
+        log_fields=("step", "epoch", "lr", "loss_pixel", "loss_perceptual", "loss_g", "l1", "seconds"),
+    ),
+}
+
+
+def family_of(config: TrainConfig) -> ModelFamily:
+    """The :class:`ModelFamily` of a configuration."""
+    if config.model not in FAMILIES:
+        raise ValueError(f"config [model]: name {config.model!r} is not one of {', '.join(FAMILIES)}")
+    return FAMILIES[config.model]
 
 
 def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
@@ -157,10 +318,19 @@ def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
 
 def config_from_dict(raw: Mapping[str, Any]) -> TrainConfig:
     """Validate a parsed TOML mapping into a :class:`TrainConfig` (unknown keys are errors)."""
-    sections = {"generator", "critic", "data", "loss", "optim", "train", "val"}
+    sections = {"model", "generator", "critic", "data", "loss", "optim", "train", "val"}
     unknown = sorted(set(raw) - sections)
     if unknown:
         raise ValueError(f"config: unknown sections {unknown} (known: {sorted(sections)})")
+    model = dict(raw.get("model", {}))
+    name = model.pop("name", "deblurgan")
+    if model:
+        raise ValueError(f"config [model]: unknown keys {sorted(model)} (known: ['name'])")
+    if name not in FAMILIES:
+        raise ValueError(f"config [model]: name {name!r} is not one of {', '.join(FAMILIES)}")
+    family = FAMILIES[name]
+    if family.critic_config is None and "critic" in raw:
+        raise ValueError(f"config [critic]: model {name!r} has no critic; remove the section")
     data = dict(raw.get("data", {}))
     sources = tuple(_build(SourceConfig, "data.sources", s) for s in data.pop("sources", []))
     if not sources:
@@ -169,26 +339,34 @@ def config_from_dict(raw: Mapping[str, Any]) -> TrainConfig:
     if "betas" in optim:
         optim["betas"] = tuple(float(b) for b in optim["betas"])
     cfg = TrainConfig(
-        generator=_build(GeneratorConfig, "generator", raw.get("generator", {})),
-        critic=_build(CriticConfig, "critic", raw.get("critic", {})),
+        generator=_build(family.generator_config, "generator", raw.get("generator", {})),
+        critic=(
+            _build(family.critic_config, "critic", raw.get("critic", {}))
+            if family.critic_config is not None
+            else None
+        ),
         data=_build(DataConfig, "data", {**data, "sources": sources}),
-        loss=_build(LossConfig, "loss", raw.get("loss", {})),
+        loss=_build(family.loss_config, "loss", raw.get("loss", {})),
         optim=_build(OptimConfig, "optim", optim),
         train=_build(LoopConfig, "train", raw.get("train", {})),
         val=_build(ValConfig, "val", raw["val"]) if "val" in raw else None,
         raw=dict(raw),
+        model=name,
     )
+    multiple = family.size_multiple
     o = cfg.optim
     if o.steps < 1 or not 0 <= o.decay_start <= o.steps:
         raise ValueError(
             f"config [optim]: need steps >= 1 and 0 <= decay_start <= steps, got {o.steps}, {o.decay_start}"
         )
-    if cfg.data.crop % SIZE_MULTIPLE:
-        raise ValueError(f"config [data]: crop must be a multiple of {SIZE_MULTIPLE}, got {cfg.data.crop}")
-    if cfg.val is not None and cfg.val.size % SIZE_MULTIPLE:
-        raise ValueError(f"config [val]: size must be a multiple of {SIZE_MULTIPLE}, got {cfg.val.size}")
-    if cfg.loss.critic_steps < 1:
-        raise ValueError(f"config [loss]: critic_steps must be >= 1, got {cfg.loss.critic_steps}")
+    if cfg.data.crop % multiple:
+        raise ValueError(
+            f"config [data]: crop must be a multiple of {multiple} for {name}, got {cfg.data.crop}"
+        )
+    if cfg.val is not None and cfg.val.size % multiple:
+        raise ValueError(
+            f"config [val]: size must be a multiple of {multiple} for {name}, got {cfg.val.size}"
+        )
     return cfg
 
 
@@ -332,7 +510,6 @@ def write_grid(
 # --------------------------------------------------------------------------------------------------
 # Logs
 # --------------------------------------------------------------------------------------------------
-LOG_FIELDS = ["step", "epoch", "lr", "loss_d", "gp", "loss_adv", "loss_perceptual", "loss_g", "l1", "seconds"]
 VAL_FIELDS = ["step", "psnr", "ssim", "psnr_blurred", "ssim_blurred"]
 
 
@@ -391,7 +568,7 @@ def train(
     progress: bool = True,
     stop_at: int | None = None,
 ) -> TrainResult:
-    """Train (or continue training) DeblurGAN as configured; see the module docstring for outputs.
+    """Train (or continue training) the configured model; see the module docstring for outputs.
 
     Args:
         config: the configuration.
@@ -432,19 +609,21 @@ def train(
         out_dir.mkdir(parents=True, exist_ok=True)
     root = Path(data_root) if data_root is not None else None
     d, lc, oc, tc = config.data, config.loss, config.optim, config.train
+    family = family_of(config)
 
     torch.manual_seed(d.seed)  # identical initial weights on every rank
-    gen = Generator(config.generator).to(dev)
-    critic = Critic(config.critic).to(dev)
+    gen = family.build_generator(config.generator).to(dev)
+    critic = family.build_critic(config.critic).to(dev) if family.build_critic is not None else None
     opt_g = torch.optim.Adam(gen.parameters(), lr=oc.lr, betas=oc.betas)
-    opt_d = torch.optim.Adam(critic.parameters(), lr=oc.lr, betas=oc.betas)
+    opt_d = torch.optim.Adam(critic.parameters(), lr=oc.lr, betas=oc.betas) if critic is not None else None
 
     def schedule(s: int) -> float:
         return lr_factor(s, oc.steps, oc.decay_start)
 
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
-    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, schedule)
-    perceptual = PerceptualLoss(lc.perceptual, vgg_weights).to(dev) if lc.perceptual != "none" else None
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, schedule) if opt_d is not None else None
+    variant = family.perceptual_variant(lc)
+    perceptual = PerceptualLoss(variant, vgg_weights).to(dev) if variant != "none" else None
 
     sources = [resolve_source(s, root) for s in d.sources]
     probs = source_probabilities([s.config for s in sources], d.synthetic_to_real)
@@ -474,14 +653,15 @@ def train(
         if not ckpt_path.is_file():
             raise FileNotFoundError(f"{ckpt_path}: no checkpoint to resume from")
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ck.get("kind") != TRAIN_KIND:
-            raise ValueError(f"{ckpt_path}: not a training checkpoint")
+        if ck.get("kind") != family.train_kind:
+            raise ValueError(f"{ckpt_path}: not a training checkpoint of a {family.name} model")
         gen.load_state_dict(ck["generator"])
-        critic.load_state_dict(ck["critic"])
         opt_g.load_state_dict(ck["opt_g"])
-        opt_d.load_state_dict(ck["opt_d"])
         sched_g.load_state_dict(ck["sched_g"])
-        sched_d.load_state_dict(ck["sched_d"])
+        if critic is not None and opt_d is not None and sched_d is not None:
+            critic.load_state_dict(ck["critic"])
+            opt_d.load_state_dict(ck["opt_d"])
+            sched_d.load_state_dict(ck["sched_d"])
         step = int(ck["step"])
         set_rng_state(
             ck["rng"][rank] if isinstance(ck["rng"], list) and rank < len(ck["rng"]) else ck["rng"][0]
@@ -516,15 +696,16 @@ def train(
         if main:
             atomic_torch_save(
                 {
-                    "kind": TRAIN_KIND,
+                    "kind": family.train_kind,
+                    "model": family.name,
                     "config": dict(config.raw),
                     "generator_config": dataclasses.asdict(config.generator),
                     "generator": gen.state_dict(),
-                    "critic": critic.state_dict(),
+                    "critic": critic.state_dict() if critic is not None else {},
                     "opt_g": opt_g.state_dict(),
-                    "opt_d": opt_d.state_dict(),
+                    "opt_d": opt_d.state_dict() if opt_d is not None else {},
                     "sched_g": sched_g.state_dict(),
-                    "sched_d": sched_d.state_dict(),
+                    "sched_d": sched_d.state_dict() if sched_d is not None else {},
                     "step": step,
                     "rng": states,
                 },
@@ -549,12 +730,24 @@ def train(
             f"step {step}: val PSNR {metrics['psnr']:.2f} dB (blurred {metrics['psnr_blurred']:.2f}), SSIM {metrics['ssim']:.4f}"
         )
 
+    critics = [critic] if critic is not None else []
+
+    def reduce_critic_grads() -> None:
+        if not distributed:
+            return
+        for c in critics:
+            for p in c.parameters():
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= world
+
     history: list[dict[str, float]] = []
     bar = tqdm(
         total=oc.steps, initial=step, disable=not (main and progress), dynamic_ncols=True, file=sys.stderr
     )
     gen_model.train()
-    critic.train()
+    for c in critics:
+        c.train()
     finished = step >= oc.steps
     stop = False
     while not finished and not stop:
@@ -563,57 +756,30 @@ def train(
         for batch in loader:
             blurred, sharp = materialize_batch(batch, dev, d.margin, d.blur_preset)
             x, y = blurred * 2 - 1, sharp * 2 - 1
-            with autocast():
-                fake = gen_model(x)
-            fake32 = fake.float()
-            # critic: several updates on the same generator output (as in DeblurGAN)
-            for p in critic.parameters():
-                p.requires_grad_(True)
-            for _ in range(lc.critic_steps):
-                opt_d.zero_grad(set_to_none=True)
-                with autocast():
-                    loss_wd = wgan_critic_loss(critic(y), critic(fake32.detach()))
-                gp = gradient_penalty(critic, y, fake32)
-                loss_d = loss_wd + lc.gp_weight * gp
-                loss_d.backward()
-                if distributed:
-                    for p in critic.parameters():
-                        if p.grad is not None:
-                            dist.all_reduce(p.grad)
-                            p.grad /= world
-                opt_d.step()
-            # generator
-            for p in critic.parameters():
-                p.requires_grad_(False)
-            opt_g.zero_grad(set_to_none=True)
-            with autocast():
-                loss_adv = wgan_generator_loss(critic(fake))
-                loss_p = perceptual(fake, y) if perceptual is not None else torch.zeros((), device=dev)
-            loss_g = loss_adv + lc.perceptual_weight * loss_p
-            loss_g.backward()
-            opt_g.step()
+            fake, losses = family.step(
+                gen_model, critics, opt_g, opt_d, x, y, lc, perceptual, autocast, reduce_critic_grads
+            )
             sched_g.step()
-            sched_d.step()
+            if sched_d is not None:
+                sched_d.step()
             step += 1
             bar.update(1)
             record = {
                 "step": step,
                 "epoch": epoch,
                 "lr": opt_g.param_groups[0]["lr"],
-                "loss_d": float(loss_d.detach()),
-                "gp": float(gp.detach()),
-                "loss_adv": float(loss_adv.detach()),
-                "loss_perceptual": float(loss_p.detach()),
-                "loss_g": float(loss_g.detach()),
-                "l1": float((fake32.detach() - y).abs().mean() / 2),
+                **losses,
+                "l1": float((fake.detach().float() - y).abs().mean() / 2),
                 "seconds": round(time.monotonic() - started, 2),
             }
             if main:
                 history.append(record)
                 if step % tc.log_every == 0 or step == oc.steps:
-                    _append_csv(out_dir / "log.csv", LOG_FIELDS, record)
+                    _append_csv(out_dir / "log.csv", family.log_fields, record)
                     bar.set_postfix(
-                        d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}", l1=f"{record['l1']:.4f}"
+                        d=f"{record.get('loss_d', 0.0):.3f}",
+                        g=f"{record['loss_g']:.3f}",
+                        l1=f"{record['l1']:.4f}",
                     )
                 if tc.val_every and step % tc.val_every == 0:
                     run_validation()
@@ -632,7 +798,7 @@ def train(
     if main:
         if finished and not (tc.val_every and step % tc.val_every == 0):
             run_validation()
-        save_generator(gen, out_dir / "generator.pt")  # the latest generator, also after a stop
+        family.save_generator(gen, out_dir / "generator.pt")  # the latest generator, also after a stop
         if not finished:
             print(f"stopped at step {step} of {oc.steps}; resume with --resume", file=sys.stderr)
     if distributed:
@@ -643,7 +809,7 @@ def train(
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
     ap = argparse.ArgumentParser(
-        prog="python -m models.train", description="Train DeblurGAN from a TOML config."
+        prog="python -m models.train", description="Train a deblurring model from a TOML config."
     )
     ap.add_argument("--config", required=True, help="TOML configuration file")
     ap.add_argument("--out", default=None, help="run folder (default runs/<config stem>)")

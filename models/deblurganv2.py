@@ -1,0 +1,526 @@
+"""DeblurGAN-v2 (Kupyn et al., ICCV 2019): FPN-MobileNetV2 generator, double-scale RaLSGAN critic.
+
+Kupyn, Martyniuk, Wu and Wang, "DeblurGAN-v2: Deblurring (Orders-of-Magnitude) Faster and Better",
+ICCV 2019 — the ``FPNMobileNet`` generator and the ``double_gan`` + ``ragan-ls`` setting of the
+authors' ``config/config.yaml``.
+
+Generator (images in [-1, 1], side a multiple of 32)::
+
+    MobileNetV2 features (torchvision layout)
+      enc0 = features[0:2]    1/2,  16 ch      enc1 = features[2:4]    1/4,  24 ch
+      enc2 = features[4:7]    1/8,  32 ch      enc3 = features[7:11]   1/16, 64 ch
+      enc4 = features[11:16]  1/32, 160 ch
+    FPN: lateral 1×1 convs (→ P channels; P/2 for enc0), top-down: m4 = lat4,
+      m_k = td_k(lat_k + nearest×2(m_{k+1})) for k = 3, 2, 1 (td = conv 3×3, IN, ReLU)
+    heads (segmentation style): 2 × [conv 3×3, ReLU] (P → H → H) on m1 … m4, upsampled (nearest)
+      to 1/4 and concatenated (4H) → smooth: conv 3×3 (4H → H), IN, ReLU
+      → nearest×2, + lat0 → smooth2: conv 3×3 (H → H/2), IN, ReLU → nearest×2 → conv 3×3 (H/2 → 3)
+    output = clamp(input + tanh(final), -1, 1)
+
+Defaults P = 128, H = 64 (the paper's MobileNet model). ``dsc = true`` makes every 3×3 conv of the
+FPN, heads and smoothing layers depthwise-separable (3×3 depthwise + 1×1 pointwise: the paper's
+"MobileNet-DSC"). ``width_mult`` < 1 thins the backbone (torchvision's MobileNetV2 width multiplier;
+channel counts are read from the built modules) for CPU-sized models. The final conv starts at zero,
+so an untrained generator is the identity (as ``models.deblurgan``; the paper does not say).
+
+Backbone weights (``pretrained = true``, training only): the file in ``backbone_weights`` or
+``$BLURKIT_MOBILENET_WEIGHTS`` (a torchvision ``mobilenet_v2`` state dict, whole or ``features.*``),
+else torchvision's ImageNet download, else random initialisation — never an error; the log says
+which (logger ``models.deblurganv2``). Loading a checkpoint never touches them.
+
+Critic: double-scale, as the authors' ``DoubleGAN``: a local PatchGAN (``local_layers = 3``, 70×70
+patches) and a global one (``global_layers = 5``, a receptive field of 286 px, i.e. the whole
+training crop), both :class:`models.deblurgan.Critic` applied to the whole image.
+
+Losses (relativistic average least squares, RaLSGAN, Jolicoeur-Martineau 2018), per critic ``D``
+with ``r = D(sharp)``, ``f = D(restored)``, means over the batch's patch scores::
+
+    L_D = ( E[(r − E f − 1)²] + E[(f − E r + 1)²] ) / 2
+    L_G,adv = ( E[(r − E f + 1)²] + E[(f − E r − 1)²] ) / 2
+
+averaged over the two critics. Generator:
+``L_G = 0.5 · MSE + 0.006 · perceptual + 0.001 · L_G,adv`` — the content loss of the authors'
+``PerceptualLoss`` (0.5 × pixel MSE on [0, 1] images + 0.006 × VGG19 conv3_3 feature MSE) and their
+``adv_lambda = 0.001``; the paper's Eq. 2 prints 0.01 for the adversarial weight. One critic update
+per generator update, critic first. Deviation: the authors compare with means over a pool of recent
+scores; here the means are over the current batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.base import Deblurrer, register_checkpoint_loader
+from models.deblurgan import Critic, CriticConfig, atomic_torch_save, init_weights
+from models.tiling import restore_padded, restore_tiled
+
+LOG = logging.getLogger(__name__)
+
+#: Spatial multiple the generator needs (five stride-2 stages).
+SIZE_MULTIPLE = 32
+#: Smallest input side (the 1/16 FPN level needs 2×2 for instance norm).
+MIN_SIZE = 32
+#: Environment variable naming a local MobileNetV2 state dict.
+MOBILENET_WEIGHTS_ENV = "BLURKIT_MOBILENET_WEIGHTS"
+#: ``kind`` tag of the shipped single-file format.
+GENERATOR_KIND = "blurkit.deblurganv2.generator"
+#: ``kind`` tag of training checkpoints written by ``models.train``.
+TRAIN_KIND = "blurkit.deblurganv2.train"
+#: MobileNetV2 ``features`` slices of the five encoder stages (the authors' FPN).
+STAGES = ((0, 2), (2, 4), (4, 7), (7, 11), (11, 16))
+
+
+@dataclass(frozen=True)
+class GeneratorV2Config:
+    """FPN-MobileNetV2 generator hyper-parameters (defaults: the paper's MobileNet model).
+
+    Attributes:
+        fpn_channels: FPN lateral/top-down channels (128).
+        head_channels: channels of the segmentation heads and smoothing (64).
+        width_mult: MobileNetV2 width multiplier (1.0; pretrained weights need 1.0).
+        dsc: depthwise-separable 3×3 convs in FPN, heads and smoothing ("MobileNet-DSC").
+        pretrained: start the backbone from ImageNet weights when they can be found (training only).
+        backbone_weights: local MobileNetV2 state dict file ("" : ``$BLURKIT_MOBILENET_WEIGHTS`` or download).
+        global_residual: add the input to the tanh branch and clamp to [-1, 1].
+    """
+
+    fpn_channels: int = 128
+    head_channels: int = 64
+    width_mult: float = 1.0
+    dsc: bool = False
+    pretrained: bool = True
+    backbone_weights: str = ""
+    global_residual: bool = True
+
+    def __post_init__(self) -> None:
+        if self.fpn_channels < 2 or self.fpn_channels % 2:
+            raise ValueError(f"fpn_channels: must be an even number >= 2, got {self.fpn_channels}")
+        if self.head_channels != self.fpn_channels // 2:
+            raise ValueError(
+                f"head_channels: must be fpn_channels / 2 = {self.fpn_channels // 2} "
+                f"(the 1/2-scale lateral is added to the heads), got {self.head_channels}"
+            )
+        if not self.width_mult > 0:
+            raise ValueError(f"width_mult: must be > 0, got {self.width_mult}")
+
+
+@dataclass(frozen=True)
+class DoubleCriticConfig:
+    """Double-scale critic: local (70×70) and global PatchGANs.
+
+    Attributes:
+        base_channels: channels of each critic's first conv (64).
+        local_layers: stride-2 stages of the local critic (3: 70×70 patches).
+        global_layers: stride-2 stages of the global critic (5: 286×286, the whole 256 crop).
+    """
+
+    base_channels: int = 64
+    local_layers: int = 3
+    global_layers: int = 5
+
+    def __post_init__(self) -> None:
+        if self.base_channels < 1:
+            raise ValueError(f"base_channels: must be >= 1, got {self.base_channels}")
+        if self.local_layers < 1 or self.global_layers < 1:
+            raise ValueError(
+                f"local_layers/global_layers: must be >= 1, got {self.local_layers}, {self.global_layers}"
+            )
+
+
+@dataclass(frozen=True)
+class V2LossConfig:
+    """``[loss]`` of a ``deblurganv2`` run (defaults: the authors' configuration).
+
+    Attributes:
+        perceptual: VGG variant (``models.losses``; the paper's is ``vgg19_conv3_3``) or ``"none"``.
+        perceptual_weight: weight of the VGG feature MSE (0.006).
+        pixel: ``"mse"`` (the authors') or ``"l1"``.
+        pixel_weight: weight of the pixel term on [0, 1] images (0.5).
+        adv_weight: weight of the generator's RaLSGAN term (0.001).
+    """
+
+    perceptual: str = "vgg19_conv3_3"
+    perceptual_weight: float = 0.006
+    pixel: str = "mse"
+    pixel_weight: float = 0.5
+    adv_weight: float = 0.001
+
+    def __post_init__(self) -> None:
+        if self.pixel not in ("mse", "l1"):
+            raise ValueError(f"pixel: must be 'mse' or 'l1', got {self.pixel!r}")
+        for name in ("perceptual_weight", "pixel_weight", "adv_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Generator
+# --------------------------------------------------------------------------------------------------
+def conv3x3(cin: int, cout: int, dsc: bool = False, bias: bool = True) -> nn.Module:
+    """3×3 conv, or depthwise 3×3 + pointwise 1×1 when ``dsc``."""
+    if not dsc:
+        return nn.Conv2d(cin, cout, 3, padding=1, bias=bias)
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1, bias=bias)
+    )
+
+
+def _norm(channels: int) -> nn.Module:
+    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+
+
+def _conv_norm_relu(cin: int, cout: int, dsc: bool) -> nn.Sequential:
+    return nn.Sequential(conv3x3(cin, cout, dsc), _norm(cout), nn.ReLU(inplace=True))
+
+
+def _up(x: torch.Tensor, factor: int) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=float(factor), mode="nearest")
+
+
+def mobilenet_backbone(config: GeneratorV2Config, init_from_pretrained: bool) -> tuple[nn.Sequential, str]:
+    """torchvision's MobileNetV2 ``features`` and where its weights came from.
+
+    Args:
+        config: generator config (``width_mult``, ``pretrained``, ``backbone_weights``).
+        init_from_pretrained: look for ImageNet weights at all (False when a checkpoint follows).
+
+    Returns:
+        ``features`` and one of ``"random"``, ``"file:PATH"``, ``"torchvision"``.
+    """
+    import torchvision
+
+    net = torchvision.models.mobilenet_v2(weights=None, width_mult=config.width_mult)
+    if not init_from_pretrained:  # a checkpoint's weights follow
+        return net.features, "random"
+    if not config.pretrained:
+        LOG.warning("MobileNetV2 backbone: random initialisation (pretrained = false)")
+        return net.features, "random"
+    if config.width_mult != 1.0:
+        LOG.warning(
+            "MobileNetV2 width_mult=%s: no ImageNet weights for it; backbone from scratch", config.width_mult
+        )
+        return net.features, "random"
+    source = config.backbone_weights or os.environ.get(MOBILENET_WEIGHTS_ENV, "")
+    if source:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: MobileNetV2 weights file not found")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, Mapping):
+            raise ValueError(f"{path}: not a state dict")
+        state = state.get("state_dict", state)
+        feats = {
+            k.removeprefix("module.").removeprefix("features."): v
+            for k, v in state.items()
+            if k.removeprefix("module.").startswith("features.")
+        } or dict(state)
+        try:
+            net.features.load_state_dict({k: v.float() for k, v in feats.items()})
+        except RuntimeError as exc:
+            raise ValueError(f"{path}: not a torchvision mobilenet_v2 state dict: {exc}") from exc
+        LOG.warning("MobileNetV2 backbone: ImageNet weights from %s", path)
+        return net.features, f"file:{path}"
+    try:
+        pre = torchvision.models.mobilenet_v2(weights=torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1)
+    except Exception as exc:
+        LOG.warning(
+            "MobileNetV2 backbone: no ImageNet weights (download failed: %s); training from scratch. "
+            "Set backbone_weights or $%s to a local mobilenet_v2 state dict.",
+            exc,
+            MOBILENET_WEIGHTS_ENV,
+        )
+        return net.features, "random"
+    LOG.warning("MobileNetV2 backbone: ImageNet weights from torchvision's download")
+    return pre.features, "torchvision"
+
+
+class FPNHead(nn.Module):
+    """Segmentation-style head: 2 × [conv 3×3, ReLU]."""
+
+    def __init__(self, cin: int, cmid: int, cout: int, dsc: bool) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            conv3x3(cin, cmid, dsc, bias=False),
+            nn.ReLU(inplace=True),
+            conv3x3(cmid, cout, dsc, bias=False),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class FPNMobileNet(nn.Module):
+    """DeblurGAN-v2 generator: (B, 3, H, W) in [-1, 1] → same shape; H, W multiples of 32."""
+
+    def __init__(
+        self, config: GeneratorV2Config = GeneratorV2Config(), init_from_pretrained: bool = False
+    ) -> None:
+        super().__init__()
+        self.config = config
+        features, self.backbone_source = mobilenet_backbone(config, init_from_pretrained)
+        self.encoders = nn.ModuleList(nn.Sequential(*features[a:b]) for a, b in STAGES)
+        chans = [int(features[b - 1].out_channels) for _, b in STAGES]  # type: ignore[union-attr, arg-type]
+        p, h, dsc = config.fpn_channels, config.head_channels, config.dsc
+        self.laterals = nn.ModuleList(
+            nn.Conv2d(c, p // 2 if i == 0 else p, 1, bias=False) for i, c in enumerate(chans)
+        )
+        self.top_down = nn.ModuleList(_conv_norm_relu(p, p, dsc) for _ in range(3))  # levels 3, 2, 1
+        self.heads = nn.ModuleList(FPNHead(p, h, h, dsc) for _ in range(4))  # levels 1 … 4
+        self.smooth = _conv_norm_relu(4 * h, h, dsc)
+        self.smooth2 = _conv_norm_relu(h, h // 2, dsc)
+        self.final = nn.Conv2d(h // 2, 3, 3, padding=1)
+        init_weights(nn.ModuleList([self.laterals, self.top_down, self.heads, self.smooth, self.smooth2]))
+        if config.global_residual:
+            nn.init.zeros_(self.final.weight)
+            nn.init.zeros_(self.final.bias)  # type: ignore[arg-type]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2] % SIZE_MULTIPLE or x.shape[-1] % SIZE_MULTIPLE:
+            raise ValueError(
+                f"input size {tuple(x.shape[-2:])}: height and width must be multiples of {SIZE_MULTIPLE} "
+                "(pad first, e.g. with models.tiling.restore_padded)"
+            )
+        encs = []
+        y = x
+        for enc in self.encoders:
+            y = enc(y)
+            encs.append(y)
+        lat = [conv(e) for conv, e in zip(self.laterals, encs, strict=True)]
+        maps = [lat[4]]  # m4, m3, m2, m1
+        for k, td in zip((3, 2, 1), self.top_down, strict=True):
+            maps.append(td(lat[k] + _up(maps[-1], 2)))
+        m4, m3, m2, m1 = maps
+        heads = [
+            _up(self.heads[3](m4), 8),
+            _up(self.heads[2](m3), 4),
+            _up(self.heads[1](m2), 2),
+            self.heads[0](m1),
+        ]
+        y = _up(self.smooth(torch.cat(heads, dim=1)), 2)
+        y = _up(self.smooth2(y + lat[0]), 2)
+        y = torch.tanh(self.final(y))
+        if self.config.global_residual:
+            y = torch.clamp(x + y, -1.0, 1.0)
+        return y
+
+
+class DoubleCritic(nn.Module):
+    """Local and global PatchGAN critics; ``forward`` returns both score maps."""
+
+    def __init__(self, config: DoubleCriticConfig = DoubleCriticConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.local = Critic(CriticConfig(config.base_channels, config.local_layers))
+        self.full = Critic(CriticConfig(config.base_channels, config.global_layers))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [self.local(x), self.full(x)]
+
+
+# --------------------------------------------------------------------------------------------------
+# RaLSGAN losses and the training step (called by models.train)
+# --------------------------------------------------------------------------------------------------
+def ralsgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """``(E[(r − E f − 1)²] + E[(f − E r + 1)²]) / 2`` (to be minimised by the critic)."""
+    r, f = real_scores.float(), fake_scores.float()
+    return (((r - f.mean() - 1.0) ** 2).mean() + ((f - r.mean() + 1.0) ** 2).mean()) / 2
+
+
+def ralsgan_generator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """``(E[(r − E f + 1)²] + E[(f − E r − 1)²]) / 2`` (to be minimised by the generator)."""
+    r, f = real_scores.float(), fake_scores.float()
+    return (((r - f.mean() + 1.0) ** 2).mean() + ((f - r.mean() - 1.0) ** 2).mean()) / 2
+
+
+def content_loss(
+    restored: torch.Tensor, sharp: torch.Tensor, loss: V2LossConfig, perceptual: nn.Module | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(pixel term, perceptual term) on images in [-1, 1]; the pixel term is measured on [0, 1]."""
+    diff = (restored.float() - sharp.float()) * 0.5
+    pix = diff.pow(2).mean() if loss.pixel == "mse" else diff.abs().mean()
+    perc = (
+        perceptual(restored, sharp).float()
+        if perceptual is not None
+        else torch.zeros((), device=restored.device)
+    )
+    return pix, perc
+
+
+def train_step(
+    generator: nn.Module,
+    critics: list[nn.Module],
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer | None,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: V2LossConfig,
+    perceptual: nn.Module | None,
+    autocast: Callable[[], Any],
+    reduce_critic_grads: Callable[[], None],
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One critic update then one generator update (RaLSGAN, both critic scales averaged).
+
+    Returns:
+        The generator output and the logged losses.
+    """
+    if opt_d is None or len(critics) != 1:
+        raise ValueError("deblurganv2 train_step: needs one DoubleCritic and its optimiser")
+    critic = critics[0]
+    with autocast():
+        fake = generator(x)
+    fake32 = fake.float()
+    for p in critic.parameters():
+        p.requires_grad_(True)
+    opt_d.zero_grad(set_to_none=True)
+    with autocast():
+        real_scores = critic(y)
+        fake_scores = critic(fake32.detach())
+    loss_d = sum(
+        (ralsgan_critic_loss(r, f) for r, f in zip(real_scores, fake_scores, strict=True)),
+        torch.zeros((), device=x.device),
+    ) / len(real_scores)
+    loss_d.backward()
+    reduce_critic_grads()
+    opt_d.step()
+    for p in critic.parameters():
+        p.requires_grad_(False)
+    opt_g.zero_grad(set_to_none=True)
+    with autocast():
+        real_scores = [s.detach() for s in critic(y)]
+        fake_scores = critic(fake)
+        loss_pix, loss_p = content_loss(fake, y, loss, perceptual)
+    loss_adv = sum(
+        (ralsgan_generator_loss(r, f) for r, f in zip(real_scores, fake_scores, strict=True)),
+        torch.zeros((), device=x.device),
+    ) / len(real_scores)
+    loss_g = loss.pixel_weight * loss_pix + loss.perceptual_weight * loss_p + loss.adv_weight * loss_adv
+    loss_g.backward()
+    opt_g.step()
+    return fake, {
+        "loss_d": float(loss_d.detach()),
+        "loss_adv": float(loss_adv.detach()),
+        "loss_pixel": float(loss_pix.detach()),
+        "loss_perceptual": float(loss_p.detach()),
+        "loss_g": float(loss_g.detach()),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Deblurrer wrapper, checkpoints
+# --------------------------------------------------------------------------------------------------
+class DeblurGANv2:
+    """An :class:`FPNMobileNet` behind the :class:`models.base.Deblurrer` interface ([0, 1] in and out).
+
+    Any size: padded to a multiple of 32 (at least 32) and cropped back; with ``tile`` set, large
+    images run in overlapping tiles.
+    """
+
+    needs_kernel = False
+    size_multiple = SIZE_MULTIPLE
+    min_size = MIN_SIZE
+
+    def __init__(
+        self,
+        net: FPNMobileNet,
+        device: str | torch.device = "cpu",
+        tile: int | None = None,
+        overlap: int = 64,
+        name: str = "deblurganv2",
+    ) -> None:
+        self.device = torch.device(device)
+        self.net = net.to(self.device).eval()
+        self.tile = tile
+        self.overlap = overlap
+        self.name = name
+
+    def _run(self, x01: torch.Tensor) -> torch.Tensor:
+        return (self.net(x01 * 2.0 - 1.0) + 1.0) * 0.5
+
+    @torch.no_grad()
+    def __call__(self, blurred: torch.Tensor, kernels: torch.Tensor | None = None) -> torch.Tensor:
+        if blurred.ndim != 4 or blurred.shape[1] != 3:
+            raise ValueError(f"blurred: expected a (B, 3, H, W) tensor, got shape {tuple(blurred.shape)}")
+        x = blurred.to(self.device, torch.float32)
+        if self.tile is not None and max(x.shape[-2:]) > self.tile:
+            y = restore_tiled(self._run, x, self.tile, self.overlap, SIZE_MULTIPLE, MIN_SIZE)
+        else:
+            y = restore_padded(self._run, x, SIZE_MULTIPLE, MIN_SIZE)
+        return y.clamp(0.0, 1.0).to(blurred.device)
+
+    def export_module(self) -> nn.Module:
+        """The network to trace for ONNX (itself, in eval mode)."""
+        return self.net.eval()
+
+
+def build_generator(config: GeneratorV2Config) -> FPNMobileNet:
+    """A fresh generator for training: the backbone starts from ImageNet weights where available."""
+    return FPNMobileNet(config, init_from_pretrained=True)
+
+
+def build_critic(config: DoubleCriticConfig) -> DoubleCritic:
+    """A fresh double-scale critic."""
+    return DoubleCritic(config)
+
+
+def save_generator(net: nn.Module, path: str | os.PathLike[str], half: bool = True) -> None:
+    """Write the shipped single-file format: architecture + (half-precision) weights and buffers."""
+    if not isinstance(net, FPNMobileNet):
+        raise ValueError(f"save_generator: expected an FPNMobileNet, got {type(net).__name__}")
+    dtype = torch.float16 if half else torch.float32
+    state = {
+        k: v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu()
+        for k, v in net.state_dict().items()
+    }
+    atomic_torch_save(
+        {
+            "kind": GENERATOR_KIND,
+            "format_version": 1,
+            "config": dataclasses.asdict(net.config),
+            "state_dict": state,
+        },
+        path,
+    )
+
+
+def net_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> FPNMobileNet:
+    """A float32 :class:`FPNMobileNet` from a config mapping and a state dict (no weight download)."""
+    fields = {f.name for f in dataclasses.fields(GeneratorV2Config)}
+    unknown = set(config) - fields
+    if unknown:
+        raise ValueError(f"deblurganv2 config: unknown fields {sorted(unknown)}")
+    net = FPNMobileNet(GeneratorV2Config(**config), init_from_pretrained=False)
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return net
+
+
+def _net_or_none(path: Path) -> FPNMobileNet | None:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    if not isinstance(obj, Mapping):
+        return None
+    if obj.get("kind") == GENERATOR_KIND:
+        return net_from_state(obj["config"], obj["state_dict"])
+    if obj.get("kind") == TRAIN_KIND:
+        return net_from_state(obj["generator_config"], obj["generator"])
+    return None
+
+
+@register_checkpoint_loader
+def _load_checkpoint(path: Path, device: str | torch.device) -> Deblurrer | None:
+    net = _net_or_none(path)
+    if net is None:
+        return None
+    return DeblurGANv2(net, device=device, name=f"deblurganv2:{path.stem}")

@@ -1,0 +1,457 @@
+"""Spatially variant RNN deblurring (Zhang et al., CVPR 2018): scan, network, loss, checkpoints.
+
+Zhang, Pan, Ren, Song, Bao, Lau and Yang, "Dynamic Scene Deblurring Using Spatially Variant
+Recurrent Neural Networks", CVPR 2018. Deconvolution is modelled as an infinite-impulse-response
+filter whose coefficients change from pixel to pixel: a CNN reads the blurred image and predicts,
+for every pixel, channel and sweep direction, the weight of a first-order spatial recurrence (the
+recursive filter of Liu et al., ECCV 2016)::
+
+    h_t = (1 - w_t) · x_t + w_t · h_{t-1}        along a row or a column, t = 0 … L-1
+
+A 1-D recurrence of this kind has a long, image-adaptive support — a few of them cover a large blur
+at a fraction of the cost of large convolution kernels. The sequence starts at ``h_0 = x_0`` (the
+first pixel passes through), so a constant signal is left unchanged whatever the weights. The
+recurrence is stable for ``|w| < 1``; the predicted weights are squashed to
+``(-max_weight, max_weight)`` with ``max_weight · tanh`` (``max_weight`` = 0.99 by default).
+
+Network (images in [-1, 1]; sizes for ``base_channels = C``, ``rnn_channels = F``)::
+
+    features   conv 3×3 (3 → C), LReLU            full resolution   ── skip s0
+               conv 3×3 /2 (C → 2C), LReLU        1/2               ── skip s1
+               conv 3×3 /2 (2C → F), LReLU        1/4
+    weights    conv 3×3 (3 → C), conv /2, conv /2 (→ 2C), 2 × conv (2C), conv → n_rnn · 4 · F,
+               max_weight · tanh                  1/4, one weight map per RNN layer and direction
+    RNN layer  ×n_rnn: four sweeps (left→right, right→left, top→bottom, bottom→top) of the features,
+               concatenated, conv 1×1 (4F → F), LReLU, conv 3×3 (F → F), LReLU, + input (residual)
+    reconstruct  conv 3×3 (F → 2C) + s1 after bilinear ×2, conv 3×3 (2C → C) + s0 after bilinear ×2,
+               conv 3×3 (C → C), LReLU, conv 3×3 (C → 3), tanh
+    output = clamp(input + tanh branch, -1, 1)
+
+The last conv starts at zero, so an untrained network is the identity (as ``models.deblurgan``).
+Layer counts and widths are this implementation's choices for a model that trains on a CPU; the
+paper's network is larger, and it merges the four directions by a convolution as here.
+
+The recurrence runs along one axis with batch, channels and the other axis vectorised. Two
+implementations agree to float rounding: :func:`linear_scan` (default), a Hillis–Steele parallel
+prefix scan of the affine maps ``h ↦ a·h + b`` (``ceil(log2 L)`` vectorised steps, plain torch ops,
+so autograd gives its gradient), and :func:`linear_scan_loop`, the sequential reference (a Python
+loop over the scan axis only).
+
+Loss: pixel MSE (the paper's Euclidean loss), ``[loss] pixel = "l1"`` for L1, plus an optional VGG
+perceptual term (``models.losses.PerceptualLoss``, weight ``perceptual_weight``; 0 in the shipped
+configs).
+
+ONNX: the scan exports (Pad, Slice, Mul, Add, Flip as Slice); the exported graph runs a fixed
+number of scan steps (:data:`EXPORT_SCAN_STEPS`), enough for sides up to ``4 · 2**EXPORT_SCAN_STEPS``
+pixels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.base import Deblurrer, register_checkpoint_loader
+from models.deblurgan import atomic_torch_save
+from models.tiling import restore_padded, restore_tiled
+
+#: Spatial multiple the network needs (two stride-2 stages).
+SIZE_MULTIPLE = 4
+#: Smallest input side.
+MIN_SIZE = 8
+#: Scan steps of an exported graph (sequences up to 2**14 positions at 1/4 resolution).
+EXPORT_SCAN_STEPS = 14
+#: ``kind`` tag of the shipped single-file format.
+GENERATOR_KIND = "blurkit.svrnn.generator"
+#: ``kind`` tag of training checkpoints written by ``models.train``.
+TRAIN_KIND = "blurkit.svrnn.train"
+#: Sweep directions: (spatial dim of a (B, C, H, W) tensor, reversed).
+DIRECTIONS: tuple[tuple[int, bool], ...] = ((3, False), (3, True), (2, False), (2, True))
+
+
+# --------------------------------------------------------------------------------------------------
+# The recurrence
+# --------------------------------------------------------------------------------------------------
+def _check_scan_args(a: torch.Tensor, b: torch.Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"a/b: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
+    if a.ndim < 1:
+        raise ValueError("a/b: need at least one dimension (the scan axis)")
+
+
+def linear_scan(a: torch.Tensor, b: torch.Tensor, dim: int = -1, steps: int | None = None) -> torch.Tensor:
+    """``h_t = a_t · h_{t-1} + b_t`` along ``dim`` with ``h_{-1} = 0``, as a log-depth parallel scan.
+
+    Hillis–Steele inclusive scan of the affine maps ``h ↦ a·h + b``: after the step with shift ``d``,
+    position ``t`` holds the composition of the maps ``t-2d+1 … t``. ``ceil(log2 L)`` steps of
+    elementwise work, all other axes vectorised; differentiable by autograd.
+
+    Args:
+        a, b: tensors of one shape; the recurrence runs along ``dim``.
+        dim: the scan axis.
+        steps: number of doubling steps (default ``ceil(log2 L)``; more steps are harmless, which lets
+            a traced graph with a fixed count handle any length up to ``2**steps``).
+
+    >>> linear_scan(torch.tensor([0.5, 0.5, 0.5]), torch.tensor([1.0, 1.0, 1.0])).tolist()
+    [1.0, 1.5, 1.75]
+    """
+    _check_scan_args(a, b)
+    last = a.ndim - 1
+    dim = dim % a.ndim  # non-negative axes only: ONNX Transpose refuses negative permutations
+    if dim != last:
+        a, b = a.transpose(dim, last), b.transpose(dim, last)
+    length = a.shape[-1]
+    if steps is None:
+        steps = max(0, math.ceil(math.log2(length))) if length > 1 else 0
+    shift = 1
+    for _ in range(steps):
+        # compose with the map ``shift`` positions earlier (identity map before the start)
+        a_prev = F.pad(a, (shift, 0), value=1.0)[..., :length]
+        b_prev = F.pad(b, (shift, 0), value=0.0)[..., :length]
+        b = a * b_prev + b
+        a = a * a_prev
+        shift *= 2
+    return b if dim == last else b.transpose(dim, last)
+
+
+def linear_scan_loop(a: torch.Tensor, b: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Reference for :func:`linear_scan`: a sequential loop over the scan axis (only that axis)."""
+    _check_scan_args(a, b)
+    a, b = a.movedim(dim, 0), b.movedim(dim, 0)
+    h = torch.zeros_like(b[0])
+    out = []
+    for t in range(a.shape[0]):
+        h = a[t] * h + b[t]
+        out.append(h)
+    return torch.stack(out).movedim(0, dim)
+
+
+Scan = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
+def spatial_rnn(
+    x: torch.Tensor, w: torch.Tensor, dim: int, reverse: bool = False, scan: Scan = linear_scan
+) -> torch.Tensor:
+    """One directional sweep ``h_t = (1 - w_t)·x_t + w_t·h_{t-1}`` with ``h_0 = x_0``.
+
+    Args:
+        x: (B, C, H, W) features.
+        w: weights of the same shape (|w| < 1 for a stable filter).
+        dim: 3 sweeps along rows (left→right), 2 along columns (top→bottom).
+        reverse: sweep the other way (right→left, bottom→top).
+        scan: :func:`linear_scan` or :func:`linear_scan_loop`.
+    """
+    if x.shape != w.shape:
+        raise ValueError(f"x/w: shapes differ, {tuple(x.shape)} vs {tuple(w.shape)}")
+    if reverse:
+        x, w = x.flip(dim), w.flip(dim)
+    # the first position passes through: a_0 = 0, b_0 = x_0
+    first = torch.zeros_like(w.narrow(dim, 0, 1))
+    a = torch.cat([first, w.narrow(dim, 1, w.shape[dim] - 1)], dim)
+    b = (1.0 - a) * x
+    h = scan(a, b, dim)
+    return h.flip(dim) if reverse else h
+
+
+# --------------------------------------------------------------------------------------------------
+# Network
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SVRNNConfig:
+    """Network hyper-parameters.
+
+    Attributes:
+        base_channels: channels at full resolution (2× at 1/2).
+        rnn_channels: feature channels the recurrences run on (1/4 resolution).
+        n_rnn: RNN layers (each: four directional sweeps + convolutions).
+        max_weight: recurrence weights lie in (-max_weight, max_weight); < 1 for stability.
+        global_residual: add the input to the tanh branch and clamp to [-1, 1].
+    """
+
+    base_channels: int = 32
+    rnn_channels: int = 32
+    n_rnn: int = 2
+    max_weight: float = 0.99
+    global_residual: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("base_channels", "rnn_channels", "n_rnn"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if not 0.0 < self.max_weight < 1.0:
+            raise ValueError(f"max_weight: must be in (0, 1), got {self.max_weight}")
+
+
+def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
+
+
+def _act() -> nn.Module:
+    return nn.LeakyReLU(0.2, inplace=True)
+
+
+class RNNLayer(nn.Module):
+    """Four directional sweeps, fused by conv 1×1, then conv 3×3; residual around the whole layer."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.fuse = nn.Sequential(_conv(4 * channels, channels, 1), _act(), _conv(channels, channels), _act())
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, scan: Scan = linear_scan) -> torch.Tensor:
+        ws = weights.chunk(len(DIRECTIONS), dim=1)
+        sweeps = [spatial_rnn(x, w, dim, rev, scan) for w, (dim, rev) in zip(ws, DIRECTIONS, strict=True)]
+        return x + self.fuse(torch.cat(sweeps, dim=1))
+
+
+class SVRNN(nn.Module):
+    """Spatially variant RNN deblurring network: (B, 3, H, W) in [-1, 1] → same; H, W multiples of 4."""
+
+    def __init__(self, config: SVRNNConfig = SVRNNConfig()) -> None:
+        super().__init__()
+        self.config = config
+        c, f, n = config.base_channels, config.rnn_channels, config.n_rnn
+        self.enc0 = nn.Sequential(_conv(3, c), _act())
+        self.enc1 = nn.Sequential(_conv(c, 2 * c, stride=2), _act())
+        self.enc2 = nn.Sequential(_conv(2 * c, f, stride=2), _act())
+        self.weight_net = nn.Sequential(
+            _conv(3, c),
+            _act(),
+            _conv(c, 2 * c, stride=2),
+            _act(),
+            _conv(2 * c, 2 * c, stride=2),
+            _act(),
+            _conv(2 * c, 2 * c),
+            _act(),
+            _conv(2 * c, 2 * c),
+            _act(),
+            _conv(2 * c, n * len(DIRECTIONS) * f),
+        )
+        self.rnns = nn.ModuleList(RNNLayer(f) for _ in range(n))
+        self.dec2 = nn.Sequential(_conv(f, 2 * c), _act())
+        self.dec1 = nn.Sequential(_conv(2 * c, c), _act())
+        last = _conv(c, 3)
+        self.dec0 = nn.Sequential(_conv(c, c), _act(), last, nn.Tanh())
+        #: the scan used by forward (``linear_scan`` or ``linear_scan_loop``); export fixes its steps
+        self.scan: Scan = linear_scan
+        if config.global_residual:
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)  # type: ignore[arg-type]
+
+    def recurrence_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, n_rnn · 4 · F, H/4, W/4) weights in (-max_weight, max_weight)."""
+        return self.config.max_weight * torch.tanh(self.weight_net(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2] % SIZE_MULTIPLE or x.shape[-1] % SIZE_MULTIPLE:
+            raise ValueError(
+                f"input size {tuple(x.shape[-2:])}: height and width must be multiples of {SIZE_MULTIPLE} "
+                "(pad first, e.g. with models.tiling.restore_padded)"
+            )
+        s0 = self.enc0(x)
+        s1 = self.enc1(s0)
+        y = self.enc2(s1)
+        weights = self.recurrence_weights(x).chunk(self.config.n_rnn, dim=1)
+        for layer, w in zip(self.rnns, weights, strict=True):
+            y = layer(y, w, self.scan)
+        y = F.interpolate(self.dec2(y), scale_factor=2.0, mode="bilinear", align_corners=False) + s1
+        y = F.interpolate(self.dec1(y), scale_factor=2.0, mode="bilinear", align_corners=False) + s0
+        y = self.dec0(y)
+        if self.config.global_residual:
+            y = torch.clamp(x + y, -1.0, 1.0)
+        return y
+
+
+# --------------------------------------------------------------------------------------------------
+# Loss and training step (called by models.train)
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SVRNNLossConfig:
+    """``[loss]`` of an ``svrnn`` run.
+
+    Attributes:
+        pixel: ``"mse"`` (the paper's Euclidean loss) or ``"l1"``.
+        pixel_weight: weight of the pixel term (on images in [0, 1]).
+        perceptual: VGG variant of the optional perceptual term (``models.losses``), or ``"none"``.
+        perceptual_weight: its weight (0 disables it without loading VGG).
+    """
+
+    pixel: str = "mse"
+    pixel_weight: float = 1.0
+    perceptual: str = "none"
+    perceptual_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.pixel not in ("mse", "l1"):
+            raise ValueError(f"pixel: must be 'mse' or 'l1', got {self.pixel!r}")
+        if self.pixel_weight < 0 or self.perceptual_weight < 0:
+            raise ValueError(
+                f"loss weights: must be >= 0, got pixel {self.pixel_weight}, perceptual {self.perceptual_weight}"
+            )
+
+    @property
+    def uses_perceptual(self) -> bool:
+        return self.perceptual != "none" and self.perceptual_weight > 0
+
+
+def pixel_loss(restored: torch.Tensor, sharp: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """MSE or L1 between two batches in [-1, 1], measured on the [0, 1] scale."""
+    diff = (restored.float() - sharp.float()) * 0.5
+    if kind == "mse":
+        return diff.pow(2).mean()
+    if kind == "l1":
+        return diff.abs().mean()
+    raise ValueError(f"pixel loss: must be 'mse' or 'l1', got {kind!r}")
+
+
+def train_step(
+    generator: nn.Module,
+    critics: list[nn.Module],
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer | None,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: SVRNNLossConfig,
+    perceptual: nn.Module | None,
+    autocast: Callable[[], Any],
+    reduce_critic_grads: Callable[[], None],
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimiser step on ``pixel_weight · pixel + perceptual_weight · perceptual`` (no critic).
+
+    Returns:
+        The generator output (before the step) and the logged losses.
+    """
+    opt_g.zero_grad(set_to_none=True)
+    with autocast():
+        fake = generator(x)
+    loss_pix = pixel_loss(fake, y, loss.pixel)
+    if perceptual is not None and loss.uses_perceptual:
+        with autocast():
+            loss_p = perceptual(fake, y).float()
+    else:
+        loss_p = torch.zeros((), device=fake.device)
+    loss_g = loss.pixel_weight * loss_pix + loss.perceptual_weight * loss_p
+    loss_g.backward()
+    opt_g.step()
+    return fake, {
+        "loss_pixel": float(loss_pix.detach()),
+        "loss_perceptual": float(loss_p.detach()),
+        "loss_g": float(loss_g.detach()),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Deblurrer wrapper, checkpoints
+# --------------------------------------------------------------------------------------------------
+class SVRNNDeblurrer:
+    """An :class:`SVRNN` behind the :class:`models.base.Deblurrer` interface ([0, 1] in and out).
+
+    Any size: reflect-pad to a multiple of 4, crop back. With ``tile`` set, large images run in
+    overlapping tiles (bounded memory; the sweeps then see one tile, not the whole image).
+    """
+
+    needs_kernel = False
+    size_multiple = SIZE_MULTIPLE
+    min_size = MIN_SIZE
+
+    def __init__(
+        self,
+        net: SVRNN,
+        device: str | torch.device = "cpu",
+        tile: int | None = None,
+        overlap: int = 64,
+        name: str = "svrnn",
+    ) -> None:
+        self.device = torch.device(device)
+        self.net = net.to(self.device).eval()
+        self.tile = tile
+        self.overlap = overlap
+        self.name = name
+
+    def _run(self, x01: torch.Tensor) -> torch.Tensor:
+        return (self.net(x01 * 2.0 - 1.0) + 1.0) * 0.5
+
+    @torch.no_grad()
+    def __call__(self, blurred: torch.Tensor, kernels: torch.Tensor | None = None) -> torch.Tensor:
+        if blurred.ndim != 4 or blurred.shape[1] != 3:
+            raise ValueError(f"blurred: expected a (B, 3, H, W) tensor, got shape {tuple(blurred.shape)}")
+        x = blurred.to(self.device, torch.float32)
+        if self.tile is not None and max(x.shape[-2:]) > self.tile:
+            y = restore_tiled(self._run, x, self.tile, self.overlap, SIZE_MULTIPLE, MIN_SIZE)
+        else:
+            y = restore_padded(self._run, x, SIZE_MULTIPLE, MIN_SIZE)
+        return y.clamp(0.0, 1.0).to(blurred.device)
+
+    def export_module(self) -> nn.Module:
+        """The network prepared for ONNX tracing: the scan runs :data:`EXPORT_SCAN_STEPS` steps."""
+
+        def fixed_scan(a: torch.Tensor, b: torch.Tensor, dim: int) -> torch.Tensor:
+            return linear_scan(a, b, dim, steps=EXPORT_SCAN_STEPS)
+
+        net = build_generator(self.net.config)
+        net.load_state_dict(self.net.state_dict())
+        net.scan = fixed_scan
+        return net.eval()
+
+
+def build_generator(config: SVRNNConfig) -> SVRNN:
+    """A fresh network (the factory ``models.train`` calls)."""
+    return SVRNN(config)
+
+
+def save_generator(net: nn.Module, path: str | os.PathLike[str], half: bool = True) -> None:
+    """Write the shipped single-file format: architecture + (half-precision) weights."""
+    if not isinstance(net, SVRNN):
+        raise ValueError(f"save_generator: expected an SVRNN, got {type(net).__name__}")
+    dtype = torch.float16 if half else torch.float32
+    state = {k: v.detach().to("cpu", dtype) for k, v in net.state_dict().items()}
+    atomic_torch_save(
+        {
+            "kind": GENERATOR_KIND,
+            "format_version": 1,
+            "config": dataclasses.asdict(net.config),
+            "state_dict": state,
+        },
+        path,
+    )
+
+
+def net_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> SVRNN:
+    """A float32 :class:`SVRNN` from a config mapping and a state dict (any float dtype)."""
+    fields = {f.name for f in dataclasses.fields(SVRNNConfig)}
+    unknown = set(config) - fields
+    if unknown:
+        raise ValueError(f"svrnn config: unknown fields {sorted(unknown)}")
+    net = SVRNN(SVRNNConfig(**config))
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+    return net
+
+
+def _net_or_none(path: Path) -> SVRNN | None:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    if not isinstance(obj, Mapping):
+        return None
+    if obj.get("kind") == GENERATOR_KIND:
+        return net_from_state(obj["config"], obj["state_dict"])
+    if obj.get("kind") == TRAIN_KIND:
+        return net_from_state(obj["generator_config"], obj["generator"])
+    return None
+
+
+@register_checkpoint_loader
+def _load_checkpoint(path: Path, device: str | torch.device) -> Deblurrer | None:
+    net = _net_or_none(path)
+    if net is None:
+        return None
+    return SVRNNDeblurrer(net, device=device, name=f"svrnn:{path.stem}")
