@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from models.base import Deblurrer, register_checkpoint_loader
-from models.tiling import restore_padded, restore_tiled
+from models.tiling import NetworkDeblurrer
 
 #: Spatial multiple the generator needs (two stride-2 stages).
 SIZE_MULTIPLE = 4
@@ -293,47 +293,21 @@ def convert_original_state_dict(
 # --------------------------------------------------------------------------------------------------
 # Deblurrer wrapper, checkpoints
 # --------------------------------------------------------------------------------------------------
-class DeblurGAN:
+class DeblurGAN(NetworkDeblurrer):
     """A :class:`Generator` behind the :class:`models.base.Deblurrer` interface ([0, 1] in and out).
 
     Images of any size are reflect-padded to a multiple of 4 and cropped back; with ``tile`` set,
     images larger than ``tile`` are processed in overlapping tiles blended with linear ramps.
     """
 
-    needs_kernel = False
-
-    def __init__(
-        self,
-        generator: Generator,
-        device: str | torch.device = "cpu",
-        tile: int | None = None,
-        overlap: int = 64,
-        name: str = "deblurgan",
-    ) -> None:
-        self.device = torch.device(device)
-        self.generator = generator.to(self.device).eval()
-        self.tile = tile
-        self.overlap = overlap
-        self.name = name
+    net: Generator
+    size_multiple = SIZE_MULTIPLE
+    min_size = MIN_SIZE
 
     @property
-    def module(self) -> nn.Module:
-        """The generator (what ``benchmarks.runtime`` counts parameters and MACs of)."""
-        return self.generator
-
-    def _net(self, x01: torch.Tensor) -> torch.Tensor:
-        return (self.generator(x01 * 2.0 - 1.0) + 1.0) * 0.5
-
-    @torch.no_grad()
-    def __call__(self, blurred: torch.Tensor, kernels: torch.Tensor | None = None) -> torch.Tensor:
-        if blurred.ndim != 4 or blurred.shape[1] != 3:
-            raise ValueError(f"blurred: expected a (B, 3, H, W) tensor, got shape {tuple(blurred.shape)}")
-        x = blurred.to(self.device, torch.float32)
-        if self.tile is not None and max(x.shape[-2:]) > self.tile:
-            y = restore_tiled(self._net, x, self.tile, self.overlap, SIZE_MULTIPLE, MIN_SIZE)
-        else:
-            y = restore_padded(self._net, x, SIZE_MULTIPLE, MIN_SIZE)
-        return y.clamp(0.0, 1.0).to(blurred.device)
+    def generator(self) -> Generator:
+        """The generator network (same as ``net``)."""
+        return self.net
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:

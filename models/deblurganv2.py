@@ -62,7 +62,7 @@ from torch import nn
 
 from models.base import Deblurrer, register_checkpoint_loader
 from models.deblurgan import Critic, CriticConfig, atomic_torch_save, init_weights
-from models.tiling import restore_padded, restore_tiled
+from models.tiling import NetworkDeblurrer
 
 LOG = logging.getLogger(__name__)
 
@@ -419,48 +419,16 @@ def train_step(
 # --------------------------------------------------------------------------------------------------
 # Deblurrer wrapper, checkpoints
 # --------------------------------------------------------------------------------------------------
-class DeblurGANv2:
+class DeblurGANv2(NetworkDeblurrer):
     """An :class:`FPNMobileNet` behind the :class:`models.base.Deblurrer` interface ([0, 1] in and out).
 
     Any size: padded to a multiple of 32 (at least 32) and cropped back; with ``tile`` set, large
     images run in overlapping tiles.
     """
 
-    needs_kernel = False
+    net: FPNMobileNet
     size_multiple = SIZE_MULTIPLE
     min_size = MIN_SIZE
-
-    def __init__(
-        self,
-        net: FPNMobileNet,
-        device: str | torch.device = "cpu",
-        tile: int | None = None,
-        overlap: int = 64,
-        name: str = "deblurganv2",
-    ) -> None:
-        self.device = torch.device(device)
-        self.net = net.to(self.device).eval()
-        self.tile = tile
-        self.overlap = overlap
-        self.name = name
-
-    def _run(self, x01: torch.Tensor) -> torch.Tensor:
-        return (self.net(x01 * 2.0 - 1.0) + 1.0) * 0.5
-
-    @torch.no_grad()
-    def __call__(self, blurred: torch.Tensor, kernels: torch.Tensor | None = None) -> torch.Tensor:
-        if blurred.ndim != 4 or blurred.shape[1] != 3:
-            raise ValueError(f"blurred: expected a (B, 3, H, W) tensor, got shape {tuple(blurred.shape)}")
-        x = blurred.to(self.device, torch.float32)
-        if self.tile is not None and max(x.shape[-2:]) > self.tile:
-            y = restore_tiled(self._run, x, self.tile, self.overlap, SIZE_MULTIPLE, MIN_SIZE)
-        else:
-            y = restore_padded(self._run, x, SIZE_MULTIPLE, MIN_SIZE)
-        return y.clamp(0.0, 1.0).to(blurred.device)
-
-    def export_module(self) -> nn.Module:
-        """The network to trace for ONNX (itself, in eval mode)."""
-        return self.net.eval()
 
 
 def build_generator(config: GeneratorV2Config) -> FPNMobileNet:

@@ -103,3 +103,54 @@ def restore_tiled(
     if out is None:
         raise ValueError(f"x: empty image of shape {tuple(x.shape)}")
     return out / weight
+
+
+class NetworkDeblurrer:
+    """A network that maps images in [-1, 1] to restored images in [-1, 1], behind the
+    :class:`models.base.Deblurrer` interface ([0, 1] in and out, any size).
+
+    Images are reflect-padded to the network's ``size_multiple`` (at least ``min_size``) and cropped
+    back; with ``tile`` set, images larger than ``tile`` run in overlapping tiles (bounded memory).
+    Subclasses set ``size_multiple`` and ``min_size`` and may override :meth:`export_module`.
+    """
+
+    needs_kernel = False
+    size_multiple = 4
+    min_size = 8
+
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        device: str | torch.device = "cpu",
+        tile: int | None = None,
+        overlap: int = 64,
+        name: str = "network",
+    ) -> None:
+        self.device = torch.device(device)
+        self.net = net.to(self.device).eval()
+        self.tile = tile
+        self.overlap = overlap
+        self.name = name
+
+    @property
+    def module(self) -> torch.nn.Module:
+        """The network (what ``benchmarks.runtime`` counts parameters and MACs of)."""
+        return self.net
+
+    def _run(self, x01: torch.Tensor) -> torch.Tensor:
+        return (self.net(x01 * 2.0 - 1.0) + 1.0) * 0.5
+
+    @torch.no_grad()
+    def __call__(self, blurred: torch.Tensor, kernels: torch.Tensor | None = None) -> torch.Tensor:
+        if blurred.ndim != 4 or blurred.shape[1] != 3:
+            raise ValueError(f"blurred: expected a (B, 3, H, W) tensor, got shape {tuple(blurred.shape)}")
+        x = blurred.to(self.device, torch.float32)
+        if self.tile is not None and max(x.shape[-2:]) > self.tile:
+            y = restore_tiled(self._run, x, self.tile, self.overlap, self.size_multiple, self.min_size)
+        else:
+            y = restore_padded(self._run, x, self.size_multiple, self.min_size)
+        return y.clamp(0.0, 1.0).to(blurred.device)
+
+    def export_module(self) -> torch.nn.Module:
+        """The network to trace for ONNX (in eval mode)."""
+        return self.net.eval()
