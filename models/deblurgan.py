@@ -26,10 +26,8 @@ and original DeblurGAN generator state dicts, so ``load_deblurrer(path)`` works 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ import torch
 from torch import nn
 
 from models.base import Deblurrer, register_checkpoint_loader
+from models.checkpoint import load_mapping, network_from_state, read_network, save_network
 from models.tiling import NetworkDeblurrer
 
 #: Spatial multiple the generator needs (two stride-2 stages).
@@ -310,44 +309,14 @@ class DeblurGAN(NetworkDeblurrer):
         return self.net
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
-    """``torch.save`` to a temporary file in the destination folder, then ``os.replace``."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_generator(generator: Generator, path: str | os.PathLike[str], half: bool = True) -> None:
     """Write the shipped single-file format: architecture + (half-precision) generator weights."""
-    dtype = torch.float16 if half else torch.float32
-    state = {k: v.detach().to("cpu", dtype) for k, v in generator.state_dict().items()}
-    atomic_torch_save(
-        {
-            "kind": GENERATOR_KIND,
-            "format_version": 1,
-            "config": dataclasses.asdict(generator.config),
-            "state_dict": state,
-        },
-        path,
-    )
+    save_network(generator, GENERATOR_KIND, path, half)
 
 
 def generator_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> Generator:
     """Build a float32 :class:`Generator` from a config mapping and a state dict (any float dtype)."""
-    fields = {f.name for f in dataclasses.fields(GeneratorConfig)}
-    unknown = set(config) - fields
-    if unknown:
-        raise ValueError(f"generator config: unknown fields {sorted(unknown)}")
-    gen = Generator(GeneratorConfig(**config))
-    gen.load_state_dict({k: v.float() for k, v in state.items()})
-    return gen
+    return network_from_state(Generator, GeneratorConfig, config, state, "generator")
 
 
 def load_generator(path: str | os.PathLike[str]) -> Generator:
@@ -369,22 +338,15 @@ def load_generator(path: str | os.PathLike[str]) -> Generator:
 
 
 def _generator_or_none(path: Path) -> Generator | None:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
+    obj = load_mapping(path)
+    if obj is None:
         return None
-    if not isinstance(obj, Mapping):
-        return None
-    if obj.get("kind") == GENERATOR_KIND:
-        return generator_from_state(obj["config"], obj["state_dict"])
-    if obj.get("kind") == TRAIN_KIND:
-        return generator_from_state(obj["generator_config"], obj["generator"])
-    if is_original_state_dict(obj):
+    gen = read_network(obj, GENERATOR_KIND, TRAIN_KIND, generator_from_state)
+    if gen is None and is_original_state_dict(obj):
         config, state = convert_original_state_dict(obj)
         gen = Generator(config)
         gen.load_state_dict({k: v.float() for k, v in state.items()})
-        return gen
-    return None
+    return gen
 
 
 @register_checkpoint_loader

@@ -48,7 +48,6 @@ scores; here the means are over the current batch.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -61,7 +60,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.base import Deblurrer, register_checkpoint_loader
-from models.deblurgan import Critic, CriticConfig, atomic_torch_save, init_weights
+from models.checkpoint import load_mapping, network_from_state, read_network, save_network
+from models.deblurgan import Critic, CriticConfig, init_weights
 from models.tiling import NetworkDeblurrer
 
 LOG = logging.getLogger(__name__)
@@ -445,45 +445,17 @@ def save_generator(net: nn.Module, path: str | os.PathLike[str], half: bool = Tr
     """Write the shipped single-file format: architecture + (half-precision) weights and buffers."""
     if not isinstance(net, FPNMobileNet):
         raise ValueError(f"save_generator: expected an FPNMobileNet, got {type(net).__name__}")
-    dtype = torch.float16 if half else torch.float32
-    state = {
-        k: v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu()
-        for k, v in net.state_dict().items()
-    }
-    atomic_torch_save(
-        {
-            "kind": GENERATOR_KIND,
-            "format_version": 1,
-            "config": dataclasses.asdict(net.config),
-            "state_dict": state,
-        },
-        path,
-    )
+    save_network(net, GENERATOR_KIND, path, half)
 
 
 def net_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> FPNMobileNet:
-    """A float32 :class:`FPNMobileNet` from a config mapping and a state dict (no weight download)."""
-    fields = {f.name for f in dataclasses.fields(GeneratorV2Config)}
-    unknown = set(config) - fields
-    if unknown:
-        raise ValueError(f"deblurganv2 config: unknown fields {sorted(unknown)}")
-    net = FPNMobileNet(GeneratorV2Config(**config), init_from_pretrained=False)
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    return net
+    """A float32 :class:`FPNMobileNet` from a config mapping and a state dict (any float dtype)."""
+    return network_from_state(lambda c: FPNMobileNet(c, init_from_pretrained=False), GeneratorV2Config, config, state, "deblurganv2")
 
 
 def _net_or_none(path: Path) -> FPNMobileNet | None:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        return None
-    if not isinstance(obj, Mapping):
-        return None
-    if obj.get("kind") == GENERATOR_KIND:
-        return net_from_state(obj["config"], obj["state_dict"])
-    if obj.get("kind") == TRAIN_KIND:
-        return net_from_state(obj["generator_config"], obj["generator"])
-    return None
+    obj = load_mapping(path)
+    return None if obj is None else read_network(obj, GENERATOR_KIND, TRAIN_KIND, net_from_state)
 
 
 @register_checkpoint_loader

@@ -48,7 +48,6 @@ pixels.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -61,7 +60,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.base import Deblurrer, register_checkpoint_loader
-from models.deblurgan import atomic_torch_save
+from models.checkpoint import load_mapping, network_from_state, read_network, save_network
 from models.tiling import NetworkDeblurrer
 
 #: Spatial multiple the network needs (two stride-2 stages).
@@ -380,45 +379,20 @@ def build_generator(config: SVRNNConfig) -> SVRNN:
 
 
 def save_generator(net: nn.Module, path: str | os.PathLike[str], half: bool = True) -> None:
-    """Write the shipped single-file format: architecture + (half-precision) weights."""
+    """Write the shipped single-file format: architecture + (half-precision) weights and buffers."""
     if not isinstance(net, SVRNN):
         raise ValueError(f"save_generator: expected an SVRNN, got {type(net).__name__}")
-    dtype = torch.float16 if half else torch.float32
-    state = {k: v.detach().to("cpu", dtype) for k, v in net.state_dict().items()}
-    atomic_torch_save(
-        {
-            "kind": GENERATOR_KIND,
-            "format_version": 1,
-            "config": dataclasses.asdict(net.config),
-            "state_dict": state,
-        },
-        path,
-    )
+    save_network(net, GENERATOR_KIND, path, half)
 
 
 def net_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> SVRNN:
     """A float32 :class:`SVRNN` from a config mapping and a state dict (any float dtype)."""
-    fields = {f.name for f in dataclasses.fields(SVRNNConfig)}
-    unknown = set(config) - fields
-    if unknown:
-        raise ValueError(f"svrnn config: unknown fields {sorted(unknown)}")
-    net = SVRNN(SVRNNConfig(**config))
-    net.load_state_dict({k: v.float() for k, v in state.items()})
-    return net
+    return network_from_state(SVRNN, SVRNNConfig, config, state, "svrnn")
 
 
 def _net_or_none(path: Path) -> SVRNN | None:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        return None
-    if not isinstance(obj, Mapping):
-        return None
-    if obj.get("kind") == GENERATOR_KIND:
-        return net_from_state(obj["config"], obj["state_dict"])
-    if obj.get("kind") == TRAIN_KIND:
-        return net_from_state(obj["generator_config"], obj["generator"])
-    return None
+    obj = load_mapping(path)
+    return None if obj is None else read_network(obj, GENERATOR_KIND, TRAIN_KIND, net_from_state)
 
 
 @register_checkpoint_loader

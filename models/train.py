@@ -52,6 +52,7 @@ from torch.utils.data import DataLoader
 
 from blurkit.io import atomic_write_bytes, write_image
 from models import deblurganv2, svrnn
+from models.checkpoint import atomic_torch_save
 from models.data import (
     MixedPairs,
     MixedSampler,
@@ -71,7 +72,6 @@ from models.deblurgan import (
     CriticConfig,
     Generator,
     GeneratorConfig,
-    atomic_torch_save,
     save_generator,
 )
 from models.losses import PerceptualLoss, gradient_penalty, wgan_critic_loss, wgan_generator_loss
