@@ -37,6 +37,19 @@ def _sum_diff_products(x, y, s, d, ss, dd):  # type: ignore[no-untyped-def]
                 dd[i, j, k] = dv * dv
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _ssim_term(a0, a1, a2, a3):  # type: ignore[no-untyped-def]
+    """SSIM at one pixel from the filtered sum-minus-255 (a0), difference (a1) and their squares."""
+    mu_s = a0 + 255.0
+    var_s = a2 - a0 * a0
+    var_d = a3 - a1 * a1
+    ms = mu_s * mu_s
+    md = a1 * a1
+    num = (0.5 * (ms - md) + C1) * (0.5 * (var_s - var_d) + C2)
+    den = (0.5 * (ms + md) + C1) * (0.5 * (var_s + var_d) + C2)
+    return num / den
+
+
 @numba.njit(nogil=True, cache=True)
 def _map_sum(f0, f1, f2, f3, mix):  # type: ignore[no-untyped-def]
     """Σ of the SSIM map over pixels and channels (float64), mixing channels with ``mix`` (C×C)."""
@@ -56,14 +69,7 @@ def _map_sum(f0, f1, f2, f3, mix):  # type: ignore[no-untyped-def]
                     a1 += m * f1[i, j, q]
                     a2 += m * f2[i, j, q]
                     a3 += m * f3[i, j, q]
-                mu_s = a0 + 255.0
-                var_s = a2 - a0 * a0
-                var_d = a3 - a1 * a1
-                ms = mu_s * mu_s
-                md = a1 * a1
-                num = (0.5 * (ms - md) + C1) * (0.5 * (var_s - var_d) + C2)
-                den = (0.5 * (ms + md) + C1) * (0.5 * (var_s + var_d) + C2)
-                acc += num / den
+                acc += _ssim_term(a0, a1, a2, a3)
         rows[i] = acc
     return rows.sum()
 
@@ -77,16 +83,7 @@ def _map_sum_per_channel(f0, f1, f2, f3):  # type: ignore[no-untyped-def]
         acc = 0.0
         for j in range(w):
             for k in range(c):
-                a0 = np.float64(f0[i, j, k])
-                a1 = np.float64(f1[i, j, k])
-                mu_s = a0 + 255.0
-                var_s = f2[i, j, k] - a0 * a0
-                var_d = f3[i, j, k] - a1 * a1
-                ms = mu_s * mu_s
-                md = a1 * a1
-                num = (0.5 * (ms - md) + C1) * (0.5 * (var_s - var_d) + C2)
-                den = (0.5 * (ms + md) + C1) * (0.5 * (var_s + var_d) + C2)
-                acc += num / den
+                acc += _ssim_term(np.float64(f0[i, j, k]), np.float64(f1[i, j, k]), f2[i, j, k], f3[i, j, k])
         rows[i] = acc
     return rows.sum()
 
