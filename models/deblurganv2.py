@@ -62,6 +62,7 @@ from torch import nn
 from models.base import Deblurrer, register_checkpoint_loader
 from models.checkpoint import load_mapping, network_from_state, read_network, save_network
 from models.deblurgan import Critic, CriticConfig, init_weights
+from models.losses import pixel_loss
 from models.tiling import NetworkDeblurrer
 
 LOG = logging.getLogger(__name__)
@@ -347,8 +348,7 @@ def content_loss(
     restored: torch.Tensor, sharp: torch.Tensor, loss: V2LossConfig, perceptual: nn.Module | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(pixel term, perceptual term) on images in [-1, 1]; the pixel term is measured on [0, 1]."""
-    diff = (restored.float() - sharp.float()) * 0.5
-    pix = diff.pow(2).mean() if loss.pixel == "mse" else diff.abs().mean()
+    pix = pixel_loss(restored, sharp, loss.pixel)
     perc = (
         perceptual(restored, sharp).float()
         if perceptual is not None

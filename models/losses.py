@@ -48,6 +48,20 @@ def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.float().mean()
 
 
+def pixel_loss(restored: torch.Tensor, sharp: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """MSE or L1 between two batches in [-1, 1], measured on the [0, 1] scale.
+
+    >>> float(pixel_loss(torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2), "l1"))
+    0.5
+    """
+    diff = (restored.float() - sharp.float()) * 0.5
+    if kind == "mse":
+        return diff.pow(2).mean()
+    if kind == "l1":
+        return diff.abs().mean()
+    raise ValueError(f"pixel loss: must be 'mse' or 'l1', got {kind!r}")
+
+
 def gradient_penalty(
     critic: Callable[[torch.Tensor], torch.Tensor],
     real: torch.Tensor,

@@ -74,7 +74,13 @@ from models.deblurgan import (
     GeneratorConfig,
     save_generator,
 )
-from models.losses import PerceptualLoss, gradient_penalty, wgan_critic_loss, wgan_generator_loss
+from models.losses import (
+    PerceptualLoss,
+    gradient_penalty,
+    pixel_loss,
+    wgan_critic_loss,
+    wgan_generator_loss,
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -97,16 +103,31 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """``[loss]`` of a ``deblurgan`` run: WGAN-GP and perceptual terms."""
+    """``[loss]`` of a ``deblurgan`` run: WGAN-GP and perceptual terms, and an optional pixel term.
+
+    The paper's generator loss is ``adversarial + 100 · perceptual`` (``pixel_weight = 0``). The
+    feature MSE alone is lower for a washed-out copy of a blurred photo than for the photo itself,
+    so short runs drift towards low contrast; a pixel term (``pixel_weight > 0``, MSE or L1 on
+    [0, 1] images, as DeblurGAN-v2 added) anchors colour and contrast.
+    """
 
     perceptual: str = "vgg19_conv3_3"  # or "vgg16_relu3_3"; "none" only for smoke tests
     perceptual_weight: float = 100.0
     gp_weight: float = 10.0
     critic_steps: int = 5
+    pixel: str = "mse"
+    pixel_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.critic_steps < 1:
             raise ValueError(f"config [loss]: critic_steps must be >= 1, got {self.critic_steps}")
+        if self.pixel not in ("mse", "l1"):
+            raise ValueError(f"config [loss]: pixel must be 'mse' or 'l1', got {self.pixel!r}")
+        if self.pixel_weight < 0 or self.perceptual_weight < 0:
+            raise ValueError(
+                f"config [loss]: weights must be >= 0, got pixel_weight {self.pixel_weight}, "
+                f"perceptual_weight {self.perceptual_weight}"
+            )
 
 
 @dataclass(frozen=True)
@@ -203,7 +224,7 @@ def wgan_gp_step(
     reduce_critic_grads: Callable[[], None],
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """DeblurGAN's step: ``critic_steps`` WGAN-GP critic updates on one generator output, then the
-    generator update on ``-E[D(fake)] + perceptual_weight · perceptual``."""
+    generator update on ``-E[D(fake)] + perceptual_weight · perceptual + pixel_weight · pixel``."""
     if opt_d is None or len(critics) != 1:
         raise ValueError("deblurgan step: needs one critic and its optimiser")
     critic = critics[0]
@@ -229,7 +250,8 @@ def wgan_gp_step(
     with autocast():
         loss_adv = wgan_generator_loss(critic(fake))
         loss_p = perceptual(fake, y) if perceptual is not None else torch.zeros((), device=x.device)
-    loss_g = loss_adv + loss.perceptual_weight * loss_p
+    loss_pix = pixel_loss(fake, y, loss.pixel)
+    loss_g = loss_adv + loss.perceptual_weight * loss_p + loss.pixel_weight * loss_pix
     loss_g.backward()
     opt_g.step()
     return fake, {
@@ -237,11 +259,24 @@ def wgan_gp_step(
         "gp": float(gp.detach()),
         "loss_adv": float(loss_adv.detach()),
         "loss_perceptual": float(loss_p.detach()),
+        "loss_pixel": float(loss_pix.detach()),
         "loss_g": float(loss_g.detach()),
     }
 
 
-LOG_FIELDS = ["step", "epoch", "lr", "loss_d", "gp", "loss_adv", "loss_perceptual", "loss_g", "l1", "seconds"]
+LOG_FIELDS = [
+    "step",
+    "epoch",
+    "lr",
+    "loss_d",
+    "gp",
+    "loss_adv",
+    "loss_perceptual",
+    "loss_pixel",
+    "loss_g",
+    "l1",
+    "seconds",
+]
 
 #: The trainable model families, by ``[model] name``.
 FAMILIES: dict[str, ModelFamily] = {

@@ -3,6 +3,7 @@ its training step, checkpoints, ONNX export and training through ``models.train`
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from conftest import blur_np, randomize, smooth_image
 
 from models import load_deblurrer
+from models.losses import pixel_loss
 from models.svrnn import (
     SVRNN,
     SVRNNConfig,
@@ -19,7 +21,6 @@ from models.svrnn import (
     SVRNNLossConfig,
     linear_scan,
     linear_scan_loop,
-    pixel_loss,
     save_generator,
     spatial_rnn,
     train_step,
@@ -113,28 +114,49 @@ def test_network_gradients_scan_vs_loop() -> None:
         torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-8, atol=1e-10, msg=name)
 
 
-def test_sweep_properties() -> None:
+@pytest.mark.parametrize("initial_state", ["zero", "first"])
+def test_sweep_properties(initial_state: str) -> None:
     x = torch.randn(1, 2, 5, 7, dtype=torch.float64)
     w = torch.rand(1, 2, 5, 7, dtype=torch.float64) * 0.9
-    # zero weights: no recurrence; constant input: unchanged whatever the weights
-    torch.testing.assert_close(spatial_rnn(x, torch.zeros_like(w), 3), x)
-    const = torch.full_like(x, 0.3)
-    torch.testing.assert_close(spatial_rnn(const, w, 2, reverse=True), const)
+    # zero weights: no recurrence
+    torch.testing.assert_close(spatial_rnn(x, torch.zeros_like(w), 3, initial_state=initial_state), x)
     # right→left is left→right on the mirrored image
     torch.testing.assert_close(
-        spatial_rnn(x, w, 3, reverse=True), spatial_rnn(x.flip(3), w.flip(3), 3).flip(3)
+        spatial_rnn(x, w, 3, reverse=True, initial_state=initial_state),
+        spatial_rnn(x.flip(3), w.flip(3), 3, initial_state=initial_state).flip(3),
     )
-    # the first pixel passes, the second mixes: h1 = (1 - w1) x1 + w1 x0
-    h = spatial_rnn(x, w, 3)
-    torch.testing.assert_close(h[..., 0], x[..., 0])
-    torch.testing.assert_close(h[..., 1], (1 - w[..., 1]) * x[..., 1] + w[..., 1] * x[..., 0])
+    # the first position: from the zero state h0 = (1 - w0) x0, or passed through; then h1 mixes
+    h = spatial_rnn(x, w, 3, initial_state=initial_state)
+    h0 = (1 - w[..., 0]) * x[..., 0] if initial_state == "zero" else x[..., 0]
+    torch.testing.assert_close(h[..., 0], h0)
+    torch.testing.assert_close(h[..., 1], (1 - w[..., 1]) * x[..., 1] + w[..., 1] * h0)
+    # the whole sweep is the plain recurrence, written out
+    ref = torch.zeros_like(x[..., 0]) if initial_state == "zero" else x[..., 0]
+    for t in range(x.shape[-1]):
+        ref = (1 - w[..., t]) * x[..., t] + w[..., t] * ref if (t or initial_state == "zero") else ref
+        torch.testing.assert_close(h[..., t], ref)
     with pytest.raises(ValueError, match="shapes differ"):
         spatial_rnn(x, w[..., :3], 3)
+    with pytest.raises(ValueError, match="initial_state"):
+        spatial_rnn(x, w, 3, initial_state="one")
+
+
+def test_first_state_keeps_constants() -> None:
+    w = torch.rand(1, 2, 5, 7, dtype=torch.float64) * 1.8 - 0.9
+    const = torch.full_like(w, 0.3)
+    torch.testing.assert_close(spatial_rnn(const, w, 2, reverse=True, initial_state="first"), const)
+    # from a zero state the start of the sweep is attenuated by (1 - w0)
+    assert not torch.allclose(spatial_rnn(const, w, 2, initial_state="zero"), const)
 
 
 def test_config_validation() -> None:
+    assert SVRNNConfig(max_weight=1.0).max_weight == 1.0  # plain tanh, as released
     with pytest.raises(ValueError, match="max_weight"):
-        SVRNNConfig(max_weight=1.0)
+        SVRNNConfig(max_weight=1.5)
+    with pytest.raises(ValueError, match="architecture"):
+        SVRNNConfig(architecture="paper")
+    with pytest.raises(ValueError, match="initial_state"):
+        SVRNNConfig(initial_state="ones")
     with pytest.raises(ValueError, match="n_rnn"):
         SVRNNConfig(n_rnn=0)
     with pytest.raises(ValueError, match="pixel"):
@@ -197,13 +219,15 @@ def test_checkpoint_roundtrip(tmp_path: Path) -> None:
     torch.testing.assert_close(model(x), SVRNNDeblurrer(net)(x))
 
 
-def test_onnx_export_matches_torch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("architecture", ["compact", "released"])
+def test_onnx_export_matches_torch(tmp_path: Path, architecture: str) -> None:
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'blurkit[onnx]')")
     pytest.importorskip("onnx", reason="onnx not installed (pip install 'blurkit[onnx]')")
     from models.export import main
 
     torch.manual_seed(0)
-    net = randomize(SVRNN(TINY), std=0.1)
+    cfg = TINY if architecture == "compact" else SVRNNConfig("released", 2, 3, 2, initial_state="first")
+    net = randomize(SVRNN(cfg), std=0.1)
     save_generator(net, tmp_path / "svrnn.pt", half=False)
     assert main(["--ckpt", str(tmp_path / "svrnn.pt"), "--out", str(tmp_path / "svrnn.onnx")]) == 0
     session = ort.InferenceSession(str(tmp_path / "svrnn.onnx"), providers=["CPUExecutionProvider"])
@@ -262,4 +286,42 @@ def test_trains_through_models_train_and_resumes(pair_folder: Path, tmp_path: Pa
 def test_shipped_configs_parse(name: str) -> None:
     cfg = load_config(REPO / "models" / "configs" / name)
     assert cfg.model == "svrnn" and cfg.critic is None and cfg.loss.pixel == "mse"
-    assert cfg.generator.max_weight < 1
+    assert 0 < cfg.generator.max_weight <= 1
+
+
+RELEASED = SVRNNConfig(
+    architecture="released", base_channels=16, rnn_channels=32, n_rnn=4, global_residual=False
+)
+
+
+def test_released_architecture_size_and_shapes() -> None:
+    # the authors' released network (Caffe prototxt): ~9.23 M parameters, nearly all in the weight CNN
+    net = SVRNN(RELEASED)
+    total = sum(p.numel() for p in net.parameters())
+    weight_cnn = sum(p.numel() for p in net.weight_net.parameters())
+    assert 9.1e6 < total < 9.35e6, total
+    assert weight_cnn > 0.95 * total
+    x = torch.rand(1, 3, 40, 56) * 2 - 1
+    with torch.no_grad():
+        w = net.recurrence_weights(x)
+        assert w.shape == (1, 4 * 4 * 32, 20, 28)  # 1/2 resolution, 4 layers × 4 directions × 32
+        assert net(x).shape == x.shape
+    with pytest.raises(ValueError, match="multiples of 8"):
+        net(torch.zeros(1, 3, 36, 56))
+    # with the global residual (and its zero-initialised last conv) it starts as the identity
+    res = SVRNN(dataclasses.replace(RELEASED, global_residual=True))
+    assert torch.equal(res(x), x)
+
+
+def test_released_architecture_scan_vs_loop_and_wrapper() -> None:
+    cfg = dataclasses.replace(RELEASED, base_channels=2, rnn_channels=3, n_rnn=2)
+    net = randomize(SVRNN(cfg), seed=5, std=0.2).double()
+    x = torch.rand(1, 3, 16, 24, dtype=torch.float64) * 2 - 1
+    outs = []
+    for scan in (linear_scan, linear_scan_loop):
+        net.scan = scan
+        outs.append(net(x).detach())
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-10, atol=1e-12)
+    assert float(outs[0].std()) > 1e-3
+    model = SVRNNDeblurrer(SVRNN(cfg))
+    assert model(torch.rand(1, 3, 37, 29)).shape == (1, 3, 37, 29)

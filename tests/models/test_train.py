@@ -60,9 +60,53 @@ def test_config_validation(pair_folder: Path) -> None:
         config_from_dict({**raw, "data": {**raw["data"], "crop": 18}})
     with pytest.raises(FileNotFoundError, match="absent.toml"):
         load_config(pair_folder / "absent.toml")
+    with pytest.raises(ValueError, match="pixel must be"):
+        config_from_dict({**raw, "loss": {"pixel": "huber"}})
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        config_from_dict({**raw, "loss": {"pixel_weight": -1.0}})
 
 
-@pytest.mark.parametrize("name", ["deblurgan.toml", "deblurgan_small.toml"])
+@pytest.mark.parametrize("pixel", ["mse", "l1"])
+def test_generator_loss_terms(pixel: str) -> None:
+    """loss_g = adversarial + perceptual_weight · perceptual + pixel_weight · pixel (the paper: pixel 0)."""
+    from contextlib import nullcontext
+
+    from models.deblurgan import Critic, CriticConfig, Generator, GeneratorConfig
+    from models.losses import pixel_loss
+    from models.train import LossConfig, wgan_gp_step
+
+    torch.manual_seed(0)
+    gen = Generator(GeneratorConfig(base_channels=4, n_blocks=1, dropout=0.0))
+    torch.nn.init.normal_(gen.head[1].weight, 0.0, 0.05)  # away from the identity start
+    critic = Critic(CriticConfig(base_channels=4, n_layers=2))
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    y = (x + 0.3 * torch.randn(2, 3, 16, 16)).clamp(-1, 1)
+
+    def fake_perceptual(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return ((a - b) ** 2).mean() * 3.0
+
+    logs = []
+    for weight in (0.0, 7.0):
+        g = Generator(gen.config)
+        g.load_state_dict(gen.state_dict())
+        opt_g = torch.optim.Adam(g.parameters(), lr=1e-4)
+        opt_d = torch.optim.Adam(critic.parameters(), lr=0.0)  # the critic stays fixed
+        loss = LossConfig(
+            perceptual="none", perceptual_weight=2.0, critic_steps=1, pixel=pixel, pixel_weight=weight
+        )
+        fake, log = wgan_gp_step(
+            g, [critic], opt_g, opt_d, x, y, loss, fake_perceptual, nullcontext, lambda: None
+        )
+        expected_pix = float(pixel_loss(fake.detach(), y, pixel))
+        assert log["loss_pixel"] == pytest.approx(expected_pix, rel=1e-5)
+        assert log["loss_g"] == pytest.approx(
+            log["loss_adv"] + 2.0 * log["loss_perceptual"] + weight * expected_pix, rel=1e-5
+        )
+        logs.append(log)
+    assert logs[0]["loss_pixel"] > 0 and logs[1]["loss_g"] > logs[0]["loss_g"]
+
+
+@pytest.mark.parametrize("name", ["deblurgan.toml", "deblurgan_small.toml", "deblurgan_cpu.toml"])
 def test_shipped_configs_parse(name: str) -> None:
     cfg = load_config(REPO / "models" / "configs" / name)
     assert cfg.loss.gp_weight == 10.0 and cfg.loss.perceptual_weight == 100.0
