@@ -1,8 +1,9 @@
 """DeblurGAN-v2 (Kupyn et al., ICCV 2019): FPN-MobileNetV2 generator, double-scale RaLSGAN critic.
 
 Kupyn, Martyniuk, Wu and Wang, "DeblurGAN-v2: Deblurring (Orders-of-Magnitude) Faster and Better",
-ICCV 2019 — the ``FPNMobileNet`` generator and the ``double_gan`` + ``ragan-ls`` setting of the
-authors' ``config/config.yaml``.
+ICCV 2019 — the ``FPNMobileNet`` generator with the ``double_gan`` critic and ``ragan-ls`` loss of
+the authors' released MobileNet model (their README's model table; the ``config/config.yaml`` they
+ship selects ``fpn_inception`` and ``wgan-gp``).
 
 Generator (images in [-1, 1], side a multiple of 32)::
 
@@ -38,12 +39,21 @@ with ``r = D(sharp)``, ``f = D(restored)``, means over the batch's patch scores:
     L_D = ( E[(r − E f − 1)²] + E[(f − E r + 1)²] ) / 2
     L_G,adv = ( E[(r − E f + 1)²] + E[(f − E r − 1)²] ) / 2
 
-averaged over the two critics. Generator:
-``L_G = 0.5 · MSE + 0.006 · perceptual + 0.001 · L_G,adv`` — the content loss of the authors'
-``PerceptualLoss`` (0.5 × pixel MSE on [0, 1] images + 0.006 × VGG19 conv3_3 feature MSE) and their
+averaged over the two critics; the means ``E f``, ``E r`` are constants for the gradient. Generator:
+``L_G = 0.5 · MSE + 0.006 · perceptual + 0.001 · L_G,adv`` — the weights of the authors'
+``PerceptualLoss`` (0.5 × pixel MSE + 0.006 × VGG19 conv3_3 feature MSE) and their
 ``adv_lambda = 0.001``; the paper's Eq. 2 prints 0.01 for the adversarial weight. One critic update
-per generator update, critic first. Deviation: the authors compare with means over a pool of recent
-scores; here the means are over the current batch.
+per generator update, critic first.
+
+Deviations from the released code: (1) its ``PerceptualLoss`` ImageNet-normalises the first image of
+the batch in place before both terms, so at its batch size of 1 the pixel MSE is taken on normalised
+images (about 20× the [0, 1] MSE); here the pixel MSE is on [0, 1] images as the paper writes it;
+(2) its relativistic means come from a pool of the last 50 detached score maps, here from the
+current batch (detached too); (3) it scales the critic loss by ``adv_lambda`` (no effect under Adam
+up to its epsilon); (4) it freezes the backbone for the first 3 epochs, uses batch 1, 200 × 1000
+iterations with a linear decay from epoch 50 that ends near 0.26 × the initial rate, and heavy
+geometric and photometric augmentation; ``models.train`` uses its own schedule, batch and flips;
+(5) its layers keep PyTorch's default initialisation, here N(0, 0.02) as in ``models.deblurgan``.
 """
 
 from __future__ import annotations
@@ -333,15 +343,22 @@ class DoubleCritic(nn.Module):
 # RaLSGAN losses and the training step (called by models.train)
 # --------------------------------------------------------------------------------------------------
 def ralsgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """``(E[(r − E f − 1)²] + E[(f − E r + 1)²]) / 2`` (to be minimised by the critic)."""
+    """``(E[(r − E f − 1)²] + E[(f − E r + 1)²]) / 2`` (to be minimised by the critic).
+
+    The means ``E f`` and ``E r`` are constants for the gradient, as in the authors' code (their
+    means come from a pool of stored, detached scores).
+    """
     r, f = real_scores.float(), fake_scores.float()
-    return (((r - f.mean() - 1.0) ** 2).mean() + ((f - r.mean() + 1.0) ** 2).mean()) / 2
+    mean_r, mean_f = r.mean().detach(), f.mean().detach()
+    return (((r - mean_f - 1.0) ** 2).mean() + ((f - mean_r + 1.0) ** 2).mean()) / 2
 
 
 def ralsgan_generator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """``(E[(r − E f + 1)²] + E[(f − E r − 1)²]) / 2`` (to be minimised by the generator)."""
+    """``(E[(r − E f + 1)²] + E[(f − E r − 1)²]) / 2`` (to be minimised by the generator; the means
+    are constants for the gradient, so only the second term moves the generator)."""
     r, f = real_scores.float(), fake_scores.float()
-    return (((r - f.mean() + 1.0) ** 2).mean() + ((f - r.mean() - 1.0) ** 2).mean()) / 2
+    mean_r, mean_f = r.mean().detach(), f.mean().detach()
+    return (((r - mean_f + 1.0) ** 2).mean() + ((f - mean_r - 1.0) ** 2).mean()) / 2
 
 
 def content_loss(

@@ -147,6 +147,18 @@ def test_ralsgan_against_reference() -> None:
     assert float(ralsgan_generator_loss(zeros - 0.5, zeros + 0.5)) == 0.0
 
 
+def test_ralsgan_means_are_constants_for_the_gradient() -> None:
+    # as the authors' pooled (detached) means: d L_G / d f = (f − E r − 1) / n, nothing through E f
+    g = torch.Generator().manual_seed(3)
+    r = torch.randn(2, 1, 3, 4, generator=g, dtype=torch.float64)
+    f = torch.randn(2, 1, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    ralsgan_generator_loss(r, f).backward()
+    torch.testing.assert_close(f.grad, (f.detach() - r.mean() - 1.0) / f.numel())
+    rr = r.clone().requires_grad_(True)
+    ralsgan_critic_loss(rr, f.detach()).backward()
+    torch.testing.assert_close(rr.grad, (rr.detach() - f.detach().mean() - 1.0) / r.numel())
+
+
 def test_loss_config_defaults_are_the_authors() -> None:
     lc = V2LossConfig()
     assert (lc.pixel, lc.pixel_weight, lc.perceptual_weight, lc.adv_weight) == ("mse", 0.5, 0.006, 0.001)
