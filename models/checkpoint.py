@@ -64,6 +64,23 @@ def network_from_state(
     return net
 
 
+def read_weights_file(source: str | os.PathLike[str], what: str) -> tuple[Path, Mapping[str, Any]]:
+    """A local pretrained-weights file named by a flag or an environment variable: its path and the
+    mapping saved in it.
+
+    Raises:
+        FileNotFoundError: no such file (the message names it and ``what`` it should hold).
+        ValueError: the file holds something other than a mapping.
+    """
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} weights file not found")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{path}: not a state dict")
+    return path, state
+
+
 def load_mapping(path: Path) -> Mapping[str, Any] | None:
     """The object saved in ``path`` if it is a mapping torch can load safely, else ``None``."""
     try:

@@ -70,9 +70,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.base import Deblurrer, register_checkpoint_loader
-from models.checkpoint import load_mapping, network_from_state, read_network, save_network
+from models.checkpoint import load_mapping, network_from_state, read_network, read_weights_file, save_network
 from models.deblurgan import Critic, CriticConfig, init_weights
-from models.losses import pixel_loss
+from models.losses import content_loss
 from models.tiling import NetworkDeblurrer
 
 LOG = logging.getLogger(__name__)
@@ -223,12 +223,7 @@ def mobilenet_backbone(config: GeneratorV2Config, init_from_pretrained: bool) ->
         return net.features, "random"
     source = config.backbone_weights or os.environ.get(MOBILENET_WEIGHTS_ENV, "")
     if source:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: MobileNetV2 weights file not found")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, Mapping):
-            raise ValueError(f"{path}: not a state dict")
+        path, state = read_weights_file(source, "MobileNetV2")
         state = state.get("state_dict", state)
         feats = {
             k.removeprefix("module.").removeprefix("features."): v
@@ -361,19 +356,6 @@ def ralsgan_generator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor)
     return (((r - mean_f + 1.0) ** 2).mean() + ((f - mean_r - 1.0) ** 2).mean()) / 2
 
 
-def content_loss(
-    restored: torch.Tensor, sharp: torch.Tensor, loss: V2LossConfig, perceptual: nn.Module | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(pixel term, perceptual term) on images in [-1, 1]; the pixel term is measured on [0, 1]."""
-    pix = pixel_loss(restored, sharp, loss.pixel)
-    perc = (
-        perceptual(restored, sharp).float()
-        if perceptual is not None
-        else torch.zeros((), device=restored.device)
-    )
-    return pix, perc
-
-
 def train_step(
     generator: nn.Module,
     critics: list[nn.Module],
@@ -416,7 +398,7 @@ def train_step(
     with autocast():
         real_scores = [s.detach() for s in critic(y)]
         fake_scores = critic(fake)
-        loss_pix, loss_p = content_loss(fake, y, loss, perceptual)
+        loss_pix, loss_p = content_loss(fake, y, loss.pixel, perceptual)
     loss_adv = sum(
         (ralsgan_generator_loss(r, f) for r, f in zip(real_scores, fake_scores, strict=True)),
         torch.zeros((), device=x.device),

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import nn
+
+from models.checkpoint import read_weights_file
 
 #: Environment variable naming a local VGG ``features`` state dict.
 VGG_WEIGHTS_ENV = "BLURKIT_VGG_WEIGHTS"
@@ -60,6 +61,23 @@ def pixel_loss(restored: torch.Tensor, sharp: torch.Tensor, kind: str = "mse") -
     if kind == "l1":
         return diff.abs().mean()
     raise ValueError(f"pixel loss: must be 'mse' or 'l1', got {kind!r}")
+
+
+def content_loss(
+    restored: torch.Tensor,
+    sharp: torch.Tensor,
+    pixel: str,
+    perceptual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(pixel term, perceptual term) on images in [-1, 1]: :func:`pixel_loss` of kind ``pixel`` and the
+    perceptual loss in float32 (zero without one)."""
+    pix = pixel_loss(restored, sharp, pixel)
+    perc = (
+        perceptual(restored, sharp).float()
+        if perceptual is not None
+        else torch.zeros((), device=restored.device)
+    )
+    return pix, perc
 
 
 def gradient_penalty(
@@ -132,12 +150,7 @@ def load_vgg_features(variant: str, weights: str | os.PathLike[str] | None = Non
     arch, n_layers = PERCEPTUAL_LAYERS[variant]
     source = weights if weights not in (None, "") else os.environ.get(VGG_WEIGHTS_ENV) or None
     if source is not None:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: VGG weights file not found")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict):
-            raise ValueError(f"{path}: not a state dict")
+        path, state = read_weights_file(source, "VGG")
         if any(k.startswith("features.") for k in state):
             state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
         indices = {int(k.split(".")[0]) for k in state if k.split(".")[0].isdigit()}

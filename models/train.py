@@ -76,8 +76,8 @@ from models.deblurgan import (
 )
 from models.losses import (
     PerceptualLoss,
+    content_loss,
     gradient_penalty,
-    pixel_loss,
     wgan_critic_loss,
     wgan_generator_loss,
 )
@@ -249,8 +249,7 @@ def wgan_gp_step(
     opt_g.zero_grad(set_to_none=True)
     with autocast():
         loss_adv = wgan_generator_loss(critic(fake))
-        loss_p = perceptual(fake, y) if perceptual is not None else torch.zeros((), device=x.device)
-    loss_pix = pixel_loss(fake, y, loss.pixel)
+        loss_pix, loss_p = content_loss(fake, y, loss.pixel, perceptual)
     loss_g = loss_adv + loss.perceptual_weight * loss_p + loss.pixel_weight * loss_pix
     loss_g.backward()
     opt_g.step()
