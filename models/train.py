@@ -37,6 +37,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -117,8 +118,14 @@ class LossConfig:
     critic_steps: int = 5
     pixel: str = "mse"
     pixel_weight: float = 0.0
+    adversarial_weight: float = 1.0
+    content_warmup: int = 0
 
     def __post_init__(self) -> None:
+        if self.content_warmup < 0:
+            raise ValueError(f"config [loss]: content_warmup must be >= 0, got {self.content_warmup}")
+        if self.adversarial_weight < 0:
+            raise ValueError(f"config [loss]: adversarial_weight must be >= 0, got {self.adversarial_weight}")
         if self.critic_steps < 1:
             raise ValueError(f"config [loss]: critic_steps must be >= 1, got {self.critic_steps}")
         if self.pixel not in ("mse", "l1"):
@@ -224,12 +231,30 @@ def wgan_gp_step(
     reduce_critic_grads: Callable[[], None],
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """DeblurGAN's step: ``critic_steps`` WGAN-GP critic updates on one generator output, then the
-    generator update on ``-E[D(fake)] + perceptual_weight · perceptual + pixel_weight · pixel``."""
+    generator update on ``-adversarial_weight · E[D(fake)] + perceptual_weight · perceptual +
+    pixel_weight · pixel``. With ``adversarial_weight == 0`` the critic is neither trained nor
+    evaluated (its losses are logged as NaN)."""
     if opt_d is None or len(critics) != 1:
         raise ValueError("deblurgan step: needs one critic and its optimiser")
     critic = critics[0]
     with autocast():
         fake = generator(x)
+    if loss.adversarial_weight == 0:
+        opt_g.zero_grad(set_to_none=True)
+        with autocast():
+            loss_pix, loss_p = content_loss(fake, y, loss.pixel, perceptual)
+        loss_g = loss.perceptual_weight * loss_p + loss.pixel_weight * loss_pix
+        loss_g.backward()
+        opt_g.step()
+        nan = float("nan")
+        return fake, {
+            "loss_d": nan,
+            "gp": nan,
+            "loss_adv": nan,
+            "loss_perceptual": float(loss_p.detach()),
+            "loss_pixel": float(loss_pix.detach()),
+            "loss_g": float(loss_g.detach()),
+        }
     fake32 = fake.float()
     # critic: several updates on the same generator output (as in DeblurGAN)
     for p in critic.parameters():
@@ -250,7 +275,9 @@ def wgan_gp_step(
     with autocast():
         loss_adv = wgan_generator_loss(critic(fake))
         loss_pix, loss_p = content_loss(fake, y, loss.pixel, perceptual)
-    loss_g = loss_adv + loss.perceptual_weight * loss_p + loss.pixel_weight * loss_pix
+    loss_g = (
+        loss.adversarial_weight * loss_adv + loss.perceptual_weight * loss_p + loss.pixel_weight * loss_pix
+    )
     loss_g.backward()
     opt_g.step()
     return fake, {
@@ -288,7 +315,7 @@ FAMILIES: dict[str, ModelFamily] = {
         build_critic=Critic,
         step=wgan_gp_step,
         save_generator=save_generator,  # type: ignore[arg-type]
-        perceptual_variant=lambda lc: lc.perceptual,
+        perceptual_variant=lambda lc: lc.perceptual if lc.perceptual_weight > 0 else "none",
         size_multiple=SIZE_MULTIPLE,
         train_kind=TRAIN_KIND,
         log_fields=tuple(LOG_FIELDS),
@@ -765,6 +792,12 @@ def train(
         )
 
     critics = [critic] if critic is not None else []
+    warmup = getattr(lc, "content_warmup", 0)
+    content_only = dataclasses.replace(lc, adversarial_weight=0.0) if warmup else lc
+
+    def loss_at(done: int) -> Any:
+        """The loss configuration of the step after ``done`` steps (content only while warming up)."""
+        return content_only if done < warmup else lc
 
     def reduce_critic_grads() -> None:
         if not distributed:
@@ -791,11 +824,24 @@ def train(
             blurred, sharp = materialize_batch(batch, dev, d.margin, d.blur_preset)
             x, y = blurred * 2 - 1, sharp * 2 - 1
             fake, losses = family.step(
-                gen_model, critics, opt_g, opt_d, x, y, lc, perceptual, autocast, reduce_critic_grads
+                gen_model,
+                critics,
+                opt_g,
+                opt_d,
+                x,
+                y,
+                loss_at(step),
+                perceptual,
+                autocast,
+                reduce_critic_grads,
             )
             sched_g.step()
             if sched_d is not None:
-                sched_d.step()
+                with warnings.catch_warnings():
+                    # during a content warm-up the critic's optimiser does not step, but its
+                    # schedule keeps pace with the generator's
+                    warnings.filterwarnings("ignore", r"Detected call of `lr_scheduler\.step\(\)`")
+                    sched_d.step()
             step += 1
             bar.update(1)
             record = {

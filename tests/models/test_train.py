@@ -64,11 +64,16 @@ def test_config_validation(pair_folder: Path) -> None:
         config_from_dict({**raw, "loss": {"pixel": "huber"}})
     with pytest.raises(ValueError, match="weights must be >= 0"):
         config_from_dict({**raw, "loss": {"pixel_weight": -1.0}})
+    with pytest.raises(ValueError, match="content_warmup must be >= 0"):
+        config_from_dict({**raw, "loss": {"content_warmup": -1}})
+    with pytest.raises(ValueError, match="adversarial_weight must be >= 0"):
+        config_from_dict({**raw, "loss": {"adversarial_weight": -0.5}})
 
 
 @pytest.mark.parametrize("pixel", ["mse", "l1"])
 def test_generator_loss_terms(pixel: str) -> None:
-    """loss_g = adversarial + perceptual_weight · perceptual + pixel_weight · pixel (the paper: pixel 0)."""
+    """loss_g = adversarial_weight · adversarial + perceptual_weight · perceptual + pixel_weight ·
+    pixel (the paper: adversarial 1, pixel 0)."""
     from contextlib import nullcontext
 
     from models.deblurgan import Critic, CriticConfig, Generator, GeneratorConfig
@@ -86,13 +91,18 @@ def test_generator_loss_terms(pixel: str) -> None:
         return ((a - b) ** 2).mean() * 3.0
 
     logs = []
-    for weight in (0.0, 7.0):
+    for weight, adv_weight in ((0.0, 1.0), (7.0, 0.5)):
         g = Generator(gen.config)
         g.load_state_dict(gen.state_dict())
         opt_g = torch.optim.Adam(g.parameters(), lr=1e-4)
         opt_d = torch.optim.Adam(critic.parameters(), lr=0.0)  # the critic stays fixed
         loss = LossConfig(
-            perceptual="none", perceptual_weight=2.0, critic_steps=1, pixel=pixel, pixel_weight=weight
+            perceptual="none",
+            perceptual_weight=2.0,
+            critic_steps=1,
+            pixel=pixel,
+            pixel_weight=weight,
+            adversarial_weight=adv_weight,
         )
         fake, log = wgan_gp_step(
             g, [critic], opt_g, opt_d, x, y, loss, fake_perceptual, nullcontext, lambda: None
@@ -100,20 +110,55 @@ def test_generator_loss_terms(pixel: str) -> None:
         expected_pix = float(pixel_loss(fake.detach(), y, pixel))
         assert log["loss_pixel"] == pytest.approx(expected_pix, rel=1e-5)
         assert log["loss_g"] == pytest.approx(
-            log["loss_adv"] + 2.0 * log["loss_perceptual"] + weight * expected_pix, rel=1e-5
+            adv_weight * log["loss_adv"] + 2.0 * log["loss_perceptual"] + weight * expected_pix,
+            rel=1e-5,
         )
         logs.append(log)
     assert logs[0]["loss_pixel"] > 0 and logs[1]["loss_g"] > logs[0]["loss_g"]
 
 
+def test_content_warmup_trains_no_critic_then_hands_over(pair_folder: Path, tmp_path: Path) -> None:
+    """The first ``content_warmup`` steps skip the critic; the critic then trains; resume across
+    the hand-over reproduces the same steps."""
+    raw = tiny_raw(pair_folder, steps=5, perceptual="none")
+    raw["loss"] = {**raw["loss"], "pixel_weight": 1.0, "content_warmup": 3}
+    cfg = config_from_dict(raw)
+    full = train(cfg, tmp_path / "full", device="cpu", progress=False)
+    assert [h["step"] for h in full.history] == [1, 2, 3, 4, 5]
+    for h in full.history[:3]:
+        assert h["loss_d"] != h["loss_d"] and h["loss_adv"] != h["loss_adv"]  # NaN: not computed
+        assert h["loss_g"] == pytest.approx(h["loss_pixel"], rel=1e-6)
+    for h in full.history[3:]:
+        assert all(torch.isfinite(torch.tensor(h[k])) for k in ("loss_d", "gp", "loss_adv"))
+        assert h["loss_g"] == pytest.approx(h["loss_adv"] + h["loss_pixel"], rel=1e-5)
+
+    # the critic's optimiser has not stepped during the warm-up, and has after it
+    warm = train(cfg, tmp_path / "warm", device="cpu", progress=False, stop_at=3)
+    assert warm.step == 3
+    assert torch.load(tmp_path / "warm" / "checkpoint.pt", weights_only=False)["opt_d"]["state"] == {}
+    assert torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)["opt_d"]["state"] != {}
+
+    assert train(cfg, tmp_path / "part", device="cpu", progress=False, stop_at=2).step == 2
+    rest = train(cfg, tmp_path / "part", device="cpu", progress=False, resume=True)
+    keys = ["loss_d", "gp", "loss_adv", "loss_g", "l1"]
+    for a, b in zip(full.history[2:], rest.history, strict=True):
+        assert [a[k] for k in keys] == pytest.approx([b[k] for k in keys], rel=0, abs=0, nan_ok=True)
+
+
 @pytest.mark.parametrize("name", ["deblurgan.toml", "deblurgan_small.toml", "deblurgan_cpu.toml"])
 def test_shipped_configs_parse(name: str) -> None:
     cfg = load_config(REPO / "models" / "configs" / name)
-    assert cfg.loss.gp_weight == 10.0 and cfg.loss.perceptual_weight == 100.0
-    assert cfg.optim.lr == 1e-4 and cfg.optim.betas == (0.5, 0.999)
+    assert cfg.loss.gp_weight == 10.0 and cfg.optim.betas == (0.5, 0.999)
     assert cfg.data.synthetic_to_real == 2.0
+    if name == "deblurgan_cpu.toml":  # the CPU-budget recipe (docs/models.md)
+        assert cfg.loss.perceptual_weight == 10.0 and cfg.optim.lr == 5e-4
+        assert 0 < cfg.loss.content_warmup < cfg.optim.decay_start < cfg.optim.steps
+    else:  # the paper's loss weights and optimiser
+        assert cfg.loss.perceptual_weight == 100.0 and cfg.optim.lr == 1e-4
+        assert cfg.loss.content_warmup == 0 and cfg.loss.adversarial_weight == 1.0
     if name == "deblurgan.toml":
         assert (cfg.generator.base_channels, cfg.generator.n_blocks, cfg.critic.n_layers) == (64, 9, 3)
+        assert cfg.loss.pixel_weight == 0.0
 
 
 def test_resume_reproduces_next_steps_exactly(pair_folder: Path, tmp_path: Path) -> None:
