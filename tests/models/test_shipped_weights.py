@@ -1,8 +1,9 @@
 """The shipped DeblurGAN generator: format, size, and its score on held-out blurred photos.
 
-The generator shipped now (1500 CPU steps, ``benchmarks/RESULTS.md``) is level with the blurred input
-on held-out ``realistic`` pairs (21.91 dB against 21.93 over 40 photos); the bound below fails for a
-generator that damages images, as the earlier 945-step one did (18.13 dB, −3.8 dB).
+The generator shipped now (2600 CPU steps, ``benchmarks/RESULTS.md``) gains 0.51 dB over the blurred
+input on 40 held-out ``realistic`` pairs (0.62 dB on the 4 photos below). The bound below (a mean gain
+above 0.2 dB) fails for the two generators shipped before it: the 1500-step one that stayed level
+with its input and the 945-step one that damaged images (−3.8 dB).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def test_shipped_file_format() -> None:
     assert float((y - x).abs().mean()) > 1e-3  # trained: not the identity it starts as
 
 
-def test_shipped_generator_does_not_damage_held_out_photos(shared_data: Path, tmp_path: Path) -> None:
+def test_shipped_generator_restores_held_out_photos(shared_data: Path, tmp_path: Path) -> None:
     from blurkit.synth import make_dataset
 
     photos = list_images(shared_data / "bsds500" / "val")[-HELD_OUT:]
@@ -55,4 +56,4 @@ def test_shipped_generator_does_not_damage_held_out_photos(shared_data: Path, tm
             restored = model(b)
         gains.append(float(psnr(restored, s)) - float(psnr(b, s)))
     assert len(gains) == HELD_OUT
-    assert np.mean(gains) > -0.5, gains
+    assert np.mean(gains) > 0.2, gains
