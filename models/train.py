@@ -239,44 +239,35 @@ def wgan_gp_step(
     critic = critics[0]
     with autocast():
         fake = generator(x)
-    if loss.adversarial_weight == 0:
-        opt_g.zero_grad(set_to_none=True)
-        with autocast():
-            loss_pix, loss_p = content_loss(fake, y, loss.pixel, perceptual)
-        loss_g = loss.perceptual_weight * loss_p + loss.pixel_weight * loss_pix
-        loss_g.backward()
-        opt_g.step()
-        nan = float("nan")
-        return fake, {
-            "loss_d": nan,
-            "gp": nan,
-            "loss_adv": nan,
-            "loss_perceptual": float(loss_p.detach()),
-            "loss_pixel": float(loss_pix.detach()),
-            "loss_g": float(loss_g.detach()),
-        }
-    fake32 = fake.float()
-    # critic: several updates on the same generator output (as in DeblurGAN)
-    for p in critic.parameters():
-        p.requires_grad_(True)
-    for _ in range(loss.critic_steps):
-        opt_d.zero_grad(set_to_none=True)
-        with autocast():
-            loss_wd = wgan_critic_loss(critic(y), critic(fake32.detach()))
-        gp = gradient_penalty(critic, y, fake32)
-        loss_d = loss_wd + loss.gp_weight * gp
-        loss_d.backward()
-        reduce_critic_grads()
-        opt_d.step()
+    nan = torch.tensor(float("nan"))
+    loss_d = gp = loss_adv = nan  # logged as NaN when the critic takes no part
+    adversarial = loss.adversarial_weight > 0
+    if adversarial:
+        fake32 = fake.float()
+        # critic: several updates on the same generator output (as in DeblurGAN)
+        for p in critic.parameters():
+            p.requires_grad_(True)
+        for _ in range(loss.critic_steps):
+            opt_d.zero_grad(set_to_none=True)
+            with autocast():
+                loss_wd = wgan_critic_loss(critic(y), critic(fake32.detach()))
+            gp = gradient_penalty(critic, y, fake32)
+            loss_d = loss_wd + loss.gp_weight * gp
+            loss_d.backward()
+            reduce_critic_grads()
+            opt_d.step()
+        for p in critic.parameters():
+            p.requires_grad_(False)
     # generator
-    for p in critic.parameters():
-        p.requires_grad_(False)
     opt_g.zero_grad(set_to_none=True)
     with autocast():
-        loss_adv = wgan_generator_loss(critic(fake))
+        if adversarial:
+            loss_adv = wgan_generator_loss(critic(fake))
         loss_pix, loss_p = content_loss(fake, y, loss.pixel, perceptual)
     loss_g = (
-        loss.adversarial_weight * loss_adv + loss.perceptual_weight * loss_p + loss.pixel_weight * loss_pix
+        (loss.adversarial_weight * loss_adv if adversarial else 0.0)
+        + loss.perceptual_weight * loss_p
+        + loss.pixel_weight * loss_pix
     )
     loss_g.backward()
     opt_g.step()
@@ -288,6 +279,11 @@ def wgan_gp_step(
         "loss_pixel": float(loss_pix.detach()),
         "loss_g": float(loss_g.detach()),
     }
+
+
+def perceptual_if_weighted(loss: Any) -> str:
+    """The VGG variant of a loss configuration, or ``"none"`` when its perceptual weight is 0."""
+    return str(loss.perceptual) if loss.perceptual_weight > 0 else "none"
 
 
 LOG_FIELDS = [
@@ -315,7 +311,7 @@ FAMILIES: dict[str, ModelFamily] = {
         build_critic=Critic,
         step=wgan_gp_step,
         save_generator=save_generator,  # type: ignore[arg-type]
-        perceptual_variant=lambda lc: lc.perceptual if lc.perceptual_weight > 0 else "none",
+        perceptual_variant=perceptual_if_weighted,
         size_multiple=SIZE_MULTIPLE,
         train_kind=TRAIN_KIND,
         log_fields=tuple(LOG_FIELDS),
@@ -329,7 +325,7 @@ FAMILIES: dict[str, ModelFamily] = {
         build_critic=deblurganv2.build_critic,
         step=deblurganv2.train_step,
         save_generator=deblurganv2.save_generator,
-        perceptual_variant=lambda lc: lc.perceptual if lc.perceptual_weight > 0 else "none",
+        perceptual_variant=perceptual_if_weighted,
         size_multiple=deblurganv2.SIZE_MULTIPLE,
         train_kind=deblurganv2.TRAIN_KIND,
         log_fields=(
