@@ -10,7 +10,8 @@ untrained weights: latency does not depend on them).
 
 Quality: each model's ``models/configs/NAME_small.toml`` (CPU-sized networks, 64-pixel crops) is
 trained by ``models.train`` for the SAME number of steps (``--steps``, learning-rate decay from half
-way) on the same data, then scored with ``benchmarks.compare`` (PSNR RGB, SSIM ``skimage``) on two
+way, DeblurGAN's content-only warm-up kept at its share of the config's steps) on the same data, with
+each config's own short-budget loss and learning rate, then scored with ``benchmarks.compare`` (PSNR RGB, SSIM ``skimage``) on two
 held-out pair folders made here:
 
 * ``synthetic_test``: ``blurkit make`` (preset ``realistic``) on BSDS500 ``val`` photos (training
@@ -43,6 +44,7 @@ LABELS = {
     "deblurgan": "DeblurGAN (Kupyn et al. 2018)",
     "deblurganv2": "DeblurGAN-v2 MobileNet (Kupyn et al. 2019)",
     "svrnn": "Spatially variant RNN (Zhang et al. 2018)",
+    "deblurganv2_dsc": "DeblurGAN-v2 MobileNet-DSC (cost only)",
 }
 #: Published GoPro test PSNR / SSIM (DESIGN.md §4); DeblurGAN's 0.958 is CW-SSIM (0.927 plain SSIM).
 PUBLISHED = {
@@ -119,6 +121,23 @@ def prepare_data(
 # --------------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------------
+def scale_budget(cfg: Any, steps: int) -> Any:
+    """``cfg`` stretched to ``steps`` training steps: learning-rate decay from half way, and a
+    content-only warm-up (DeblurGAN's ``[loss] content_warmup``) kept at the same share of the run.
+
+    >>> from models.train import load_config
+    >>> c = scale_budget(load_config(REPO / "models/configs/deblurgan_small.toml"), 3000)
+    >>> c.optim.steps, c.optim.decay_start, c.loss.content_warmup
+    (3000, 1500, 1020)
+    """
+    optim = dataclasses.replace(cfg.optim, steps=steps, decay_start=steps // 2)
+    loss = cfg.loss
+    warmup = getattr(loss, "content_warmup", 0)
+    if warmup:
+        loss = dataclasses.replace(loss, content_warmup=min(steps, round(warmup * steps / cfg.optim.steps)))
+    return dataclasses.replace(cfg, optim=optim, loss=loss)
+
+
 def train_small(
     name: str, steps: int, data_root: Path, out: Path, device: str, vgg_weights: str | None, retrain: bool
 ) -> dict[str, Any]:
@@ -128,14 +147,12 @@ def train_small(
     from models.train import load_config, train
 
     cfg = load_config(REPO / "models" / "configs" / f"{name}_small.toml")
-    optim = dataclasses.replace(cfg.optim, steps=steps, decay_start=steps // 2)
+    cfg = scale_budget(cfg, steps)
     loop = dataclasses.replace(cfg.train, val_every=steps, ckpt_every=steps, log_every=max(1, steps // 20))
     sources = cfg.data.sources
     if not any((data_root / "gopro_pairs").glob("**/*.png")):
         sources = tuple(s for s in sources if s.kind != "gopro")
-    cfg = dataclasses.replace(
-        cfg, optim=optim, train=loop, data=dataclasses.replace(cfg.data, sources=sources)
-    )
+    cfg = dataclasses.replace(cfg, train=loop, data=dataclasses.replace(cfg.data, sources=sources))
     run = out / name
     ckpt = run / "checkpoint.pt"
     if not retrain and ckpt.is_file() and (run / "generator.pt").is_file():
@@ -155,19 +172,21 @@ def train_small(
 # Cost
 # --------------------------------------------------------------------------------------------------
 def paper_size_checkpoint(name: str, folder: Path) -> Path:
-    """An untrained checkpoint of ``models/configs/NAME.toml``'s architecture (for cost only)."""
+    """An untrained checkpoint of ``models/configs/NAME.toml``'s architecture (for cost only);
+    ``deblurganv2_dsc`` is DeblurGAN-v2's config with depthwise-separable convolutions."""
     import torch
 
     from models import deblurgan, deblurganv2, svrnn
     from models.train import load_config
 
-    cfg = load_config(REPO / "models" / "configs" / f"{name}.toml")
+    dsc = name == "deblurganv2_dsc"
+    cfg = load_config(REPO / "models" / "configs" / f"{name.removesuffix('_dsc')}.toml")
     path = folder / f"{name}_paper_size.pt"
     torch.manual_seed(0)
     if name == "deblurgan":
         deblurgan.save_generator(deblurgan.Generator(cfg.generator), path, half=False)
-    elif name == "deblurganv2":
-        gen_cfg = dataclasses.replace(cfg.generator, pretrained=False)
+    elif name.startswith("deblurganv2"):
+        gen_cfg = dataclasses.replace(cfg.generator, pretrained=False, dsc=dsc)
         deblurganv2.save_generator(deblurganv2.FPNMobileNet(gen_cfg), path, half=False)
     else:
         svrnn.save_generator(svrnn.SVRNN(cfg.generator), path, half=False)
@@ -240,16 +259,21 @@ def run_comparison(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
             **{f"{k} PSNR / SSIM (pairs)": score(k, "identity") for k in test_sets},
         }
     )
-    for name in MODELS:
-        spec = str(trained[name]["run"] / "generator.pt")
-        row: dict[str, Any] = {"model": LABELS[name]}
+
+    def cost_columns(name: str) -> dict[str, Any]:
         ckpt = paper_size_checkpoint(name, arch)
+        cols: dict[str, Any] = {}
         for dev in devices:
             print(f"[{name}] cost on {dev}", file=sys.stderr)
             cost = measure_cost(str(ckpt), dev, args.height, args.width, args.repeats, args.warmup)
-            row["params M (paper size)"] = cost["params_M"]
-            row[f"GMACs {args.width}x{args.height}"] = cost["gmacs"]
-            row[f"{dev} ms {args.width}x{args.height}"] = cost["ms_per_image"]
+            cols["params M (paper size)"] = cost["params_M"]
+            cols[f"GMACs {args.width}x{args.height}"] = cost["gmacs"]
+            cols[f"{dev} ms {args.width}x{args.height}"] = cost["ms_per_image"]
+        return cols
+
+    for name in MODELS:
+        spec = str(trained[name]["run"] / "generator.pt")
+        row: dict[str, Any] = {"model": LABELS[name], **cost_columns(name)}
         row["params M (small, trained)"] = small_params(trained[name]["run"])
         row["train steps"] = args.steps
         row["train s"] = trained[name]["train_seconds"]
@@ -257,6 +281,8 @@ def run_comparison(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
             row[f"{label} PSNR / SSIM (pairs)"] = score(label, spec)
         row["published GoPro PSNR / SSIM"] = PUBLISHED[name]
         rows.append(row)
+    # the paper's lighter variant: cost only (not trained here)
+    rows.append({"model": LABELS["deblurganv2_dsc"], **cost_columns("deblurganv2_dsc")})
     return rows, {"scores": scores, "devices": devices}
 
 

@@ -55,6 +55,25 @@ def test_model_compare_end_to_end(tmp_path: Path) -> None:
     assert rnn["cpu ms 96x64"] > 0
     for name in model_compare.MODELS:
         assert (out / "runs" / name / "generator.pt").is_file()
+    # the depthwise-separable variant is costed beside the trained MobileNet model, and is lighter
+    dsc, v2 = rows[model_compare.LABELS["deblurganv2_dsc"]], rows[model_compare.LABELS["deblurganv2"]]
+    assert 0 < dsc["GMACs 96x64"] < v2["GMACs 96x64"]
+    assert dsc["params M (paper size)"] < v2["params M (paper size)"]
     # held-out GoPro-style pairs came from the last frames only; the identity row scores both sets
     assert set(summary["scores"]) == {"synthetic_test", "gopro_test"}
     assert summary["scores"]["gopro_test"]["identity"]["pairs"] >= 1
+
+
+def test_scale_budget_keeps_the_warmup_share() -> None:
+    from models.train import load_config
+
+    cfg = load_config(model_compare.REPO / "models" / "configs" / "deblurgan_small.toml")
+    share = cfg.loss.content_warmup / cfg.optim.steps
+    assert 0 < share < 1
+    for steps in (1, 7, 1000, 3000):
+        scaled = model_compare.scale_budget(cfg, steps)
+        assert scaled.optim.steps == steps and scaled.optim.decay_start == steps // 2
+        assert scaled.loss.content_warmup <= steps
+        assert abs(scaled.loss.content_warmup - share * steps) <= 0.5
+    rnn = load_config(model_compare.REPO / "models" / "configs" / "svrnn_small.toml")
+    assert model_compare.scale_budget(rnn, 300).loss == rnn.loss  # no warm-up field: loss untouched
