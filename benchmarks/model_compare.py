@@ -31,6 +31,7 @@ import dataclasses
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,47 +122,91 @@ def prepare_data(
 # --------------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------------
-def scale_budget(cfg: Any, steps: int) -> Any:
-    """``cfg`` stretched to ``steps`` training steps: learning-rate decay from half way, and a
-    content-only warm-up (DeblurGAN's ``[loss] content_warmup``) kept at the same share of the run.
+def small_config(name: str, steps: int, settings: Sequence[str] = ()) -> Any:
+    """``models/configs/NAME_small.toml`` with ``settings`` (``section.key=value``) applied and
+    stretched to ``steps`` training steps: learning-rate decay from half way, validation and a
+    checkpoint at the end, and a content-only warm-up (DeblurGAN's ``[loss] content_warmup``) kept
+    at the same share of the run unless ``settings`` set it.
 
-    >>> from models.train import load_config
-    >>> c = scale_budget(load_config(REPO / "models/configs/deblurgan_small.toml"), 3000)
-    >>> c.optim.steps, c.optim.decay_start, c.loss.content_warmup
-    (3000, 1500, 1020)
+    >>> c = small_config("deblurgan", 3000)
+    >>> c.optim.steps, c.optim.decay_start, c.loss.content_warmup, c.raw["optim"]["steps"]
+    (3000, 1500, 1020, 3000)
+
+    Raises:
+        ValueError: a setting is malformed, unknown to the config, or sets ``optim.steps``.
     """
-    optim = dataclasses.replace(cfg.optim, steps=steps, decay_start=steps // 2)
-    loss = cfg.loss
-    warmup = getattr(loss, "content_warmup", 0)
-    if warmup:
-        loss = dataclasses.replace(loss, content_warmup=min(steps, round(warmup * steps / cfg.optim.steps)))
-    return dataclasses.replace(cfg, optim=optim, loss=loss)
+    from models.train import load_config
+
+    path = REPO / "models" / "configs" / f"{name}_small.toml"
+    keys = {item.partition("=")[0].strip() for item in settings}
+    if "optim.steps" in keys:
+        raise ValueError(f"{name}: optim.steps is set by --steps (the same budget for every model)")
+    base = load_config(path, settings)
+    budget = [
+        f"optim.steps={steps}",
+        f"optim.decay_start={steps // 2}",
+        f"train.val_every={steps}",
+        f"train.ckpt_every={steps}",
+        f"train.log_every={max(1, steps // 20)}",
+    ]
+    warmup = getattr(base.loss, "content_warmup", 0)
+    if warmup and "loss.content_warmup" not in keys:
+        budget.append(f"loss.content_warmup={min(steps, round(warmup * steps / base.optim.steps))}")
+    return load_config(path, [*settings, *budget])
+
+
+def parse_settings(items: Sequence[str], models: Sequence[str]) -> dict[str, list[str]]:
+    """``MODEL.section.key=value`` items → per-model ``section.key=value`` lists.
+
+    >>> parse_settings(["svrnn.optim.lr=5e-4"], MODELS)
+    {'deblurgan': [], 'deblurganv2': [], 'svrnn': ['optim.lr=5e-4']}
+    """
+    out: dict[str, list[str]] = {m: [] for m in models}
+    for item in items:
+        name, dot, rest = item.partition(".")
+        if not dot or name not in out:
+            raise ValueError(
+                f"--set {item!r}: expected MODEL.SECTION.KEY=VALUE with MODEL one of {', '.join(models)}"
+            )
+        out[name].append(rest)
+    return out
 
 
 def train_small(
-    name: str, steps: int, data_root: Path, out: Path, device: str, vgg_weights: str | None, retrain: bool
+    name: str,
+    steps: int,
+    data_root: Path,
+    out: Path,
+    device: str,
+    vgg_weights: str | None,
+    retrain: bool,
+    settings: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Train ``models/configs/NAME_small.toml`` for ``steps`` steps (reused when already done)."""
+    """Train ``models/configs/NAME_small.toml`` (with ``settings``) for ``steps`` steps; a finished
+    run in ``out/NAME`` made with the same config is reused."""
+    import shutil
+
     import torch
 
-    from models.train import load_config, train
+    from models.train import train
 
-    cfg = load_config(REPO / "models" / "configs" / f"{name}_small.toml")
-    cfg = scale_budget(cfg, steps)
-    loop = dataclasses.replace(cfg.train, val_every=steps, ckpt_every=steps, log_every=max(1, steps // 20))
+    cfg = small_config(name, steps, settings)
     sources = cfg.data.sources
     if not any((data_root / "gopro_pairs").glob("**/*.png")):
         sources = tuple(s for s in sources if s.kind != "gopro")
-    cfg = dataclasses.replace(cfg, train=loop, data=dataclasses.replace(cfg.data, sources=sources))
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, sources=sources))
     run = out / name
     ckpt = run / "checkpoint.pt"
     if not retrain and ckpt.is_file() and (run / "generator.pt").is_file():
         done = torch.load(ckpt, map_location="cpu", weights_only=True)
-        if int(done["step"]) == steps:
+        if int(done["step"]) == steps and done.get("config") == dict(cfg.raw):
             return {"run": run, "train_seconds": None, "reused": True}
-    if run.exists() and retrain:
-        import shutil
-
+    if run.exists() and any(run.iterdir()):
+        if not retrain:
+            raise FileExistsError(
+                f"{run}: holds a run of another config or length (or an unfinished one); "
+                "pass --retrain to replace it or choose another --out"
+            )
         shutil.rmtree(run)
     t0 = time.perf_counter()
     train(cfg, run, device=device, vgg_weights=vgg_weights, data_root=data_root, progress=False)
@@ -238,12 +283,19 @@ def run_comparison(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not args.cpu_only else [])
     arch = out / "paper_size"
     arch.mkdir(parents=True, exist_ok=True)
+    models = args.models
+    settings = parse_settings(args.set, models)
+    for name in models:  # bad settings fail before any training
+        small_config(name, args.steps, settings[name])
     trained: dict[str, dict[str, Any]] = {}
-    for name in MODELS:
-        print(f"[{name}] training {args.steps} steps of {name}_small.toml", file=sys.stderr)
-        trained[name] = train_small(name, args.steps, root, out / "runs", args.device, vgg, args.retrain)
+    for name in models:
+        extra = f" with {', '.join(settings[name])}" if settings[name] else ""
+        print(f"[{name}] training {args.steps} steps of {name}_small.toml{extra}", file=sys.stderr)
+        trained[name] = train_small(
+            name, args.steps, root, out / "runs", args.device, vgg, args.retrain, settings[name]
+        )
     scores: dict[str, dict[str, dict[str, Any]]] = {}
-    specs = ["identity"] + [str(trained[n]["run"] / "generator.pt") for n in MODELS]
+    specs = ["identity"] + [str(trained[n]["run"] / "generator.pt") for n in models]
     for label, folder in test_sets.items():
         print(f"scoring on {label} ({folder})", file=sys.stderr)
         _, summary = compare(folder, specs, args.device)
@@ -271,7 +323,7 @@ def run_comparison(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
             cols[f"{dev} ms {args.width}x{args.height}"] = cost["ms_per_image"]
         return cols
 
-    for name in MODELS:
+    for name in models:
         spec = str(trained[name]["run"] / "generator.pt")
         row: dict[str, Any] = {"model": LABELS[name], **cost_columns(name)}
         row["params M (small, trained)"] = small_params(trained[name]["run"])
@@ -279,11 +331,13 @@ def run_comparison(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
         row["train s"] = trained[name]["train_seconds"]
         for label in test_sets:
             row[f"{label} PSNR / SSIM (pairs)"] = score(label, spec)
+        if settings[name]:
+            row["settings"] = " ".join(settings[name])
         row["published GoPro PSNR / SSIM"] = PUBLISHED[name]
         rows.append(row)
-    # the paper's lighter variant: cost only (not trained here)
-    rows.append({"model": LABELS["deblurganv2_dsc"], **cost_columns("deblurganv2_dsc")})
-    return rows, {"scores": scores, "devices": devices}
+    if "deblurganv2" in models:  # the paper's lighter variant: cost only (not trained here)
+        rows.append({"model": LABELS["deblurganv2_dsc"], **cost_columns("deblurganv2_dsc")})
+    return rows, {"scores": scores, "devices": devices, "settings": settings}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,15 +360,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--height", type=int, default=720, help="image height of the cost measurement")
     ap.add_argument("--width", type=int, default=1280, help="image width of the cost measurement")
     ap.add_argument("--cpu-only", action="store_true", help="no CUDA latency even when available")
-    ap.add_argument("--retrain", action="store_true", help="train again even when a finished run exists")
+    ap.add_argument(
+        "--retrain", action="store_true", help="delete and redo the runs in OUT/runs (else reused when the same)"
+    )
+    ap.add_argument(
+        "--models",
+        type=lambda v: tuple(m.strip() for m in v.split(",") if m.strip()),
+        default=MODELS,
+        help=f"comma-separated subset of {','.join(MODELS)} (default: all three)",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MODEL.SECTION.KEY=VALUE",
+        help="change one value of a model's small config (TOML syntax), e.g. svrnn.optim.lr=5e-4; repeatable",
+    )
     ap.add_argument("--out", type=Path, default=Path("runs/model_compare"))
     args = ap.parse_args(argv)
+    unknown = sorted(set(args.models) - set(MODELS)) or ([] if args.models else ["(none given)"])
+    if unknown:
+        print(f"error: --models: unknown {', '.join(unknown)}; choose from {', '.join(MODELS)}", file=sys.stderr)
+        return 2
     if args.steps < 1:
         print(f"error: --steps must be >= 1, got {args.steps}", file=sys.stderr)
         return 2
     try:
         rows, extra = run_comparison(args)
-    except (ValueError, FileNotFoundError, OSError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     columns: list[str] = []

@@ -4,7 +4,8 @@ The TOML config holds every hyper-parameter (see ``docs/models.md``); ``[model] 
 family — ``deblurgan`` (default; WGAN-GP), ``deblurganv2`` (RaLSGAN, double-scale critic) or
 ``svrnn`` (pixel loss, no critic). One loop trains them all: data, schedule, checkpoints, resume,
 validation and logs are shared, and each step calls the family's ``train_step`` function
-(:class:`ModelFamily`). The command line only says where things are and how long to run:
+(:class:`ModelFamily`). The command line says where things are and how long to run, and ``--set``
+changes single config values for quick experiments:
 
     --config FILE        TOML configuration (required)
     --out DIR            run folder (default ``runs/<config stem>``)
@@ -15,6 +16,8 @@ validation and logs are shared, and each step calls the family's ``train_step`` 
     --device DEV         ``cuda``, ``cpu`` … (default: CUDA when available)
     --max-minutes M      wall-clock budget: checkpoint and stop cleanly when it is spent
     --no-progress        no tqdm bar
+    --set S.K=V          override one config value (TOML syntax), e.g. ``--set optim.lr=5e-4``;
+                         repeatable; the run's checkpoint records the config as changed
 
 Multi-GPU: ``torchrun --nproc_per_node N -m models.train ...`` (DistributedDataParallel for the
 generator, all-reduced critic gradients, each rank draws its share of every epoch, rank 0 logs,
@@ -37,6 +40,7 @@ import os
 import random
 import sys
 import time
+import typing
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
@@ -365,11 +369,35 @@ def family_of(config: TrainConfig) -> ModelFamily:
     return FAMILIES[config.model]
 
 
+def _check_type(section: str, key: str, value: Any, hint: Any) -> None:
+    """Refuse a value of the wrong plain type (``steps = "100"``, ``lr = true``); composite hints
+    (tuples, unions other than ``X | None``) are left to the dataclass."""
+    args = typing.get_args(hint)
+    if type(None) in args:
+        if value is None:
+            return
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) != 1:
+            return
+        hint = rest[0]
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+    }.get(hint)
+    if ok is not None and not ok(value):
+        raise ValueError(f"config [{section}]: {key} must be {hint.__name__}, got {value!r}")
+
+
 def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
         raise ValueError(f"config [{section}]: unknown keys {unknown} (known: {sorted(names)})")
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        _check_type(section, key, value, hints.get(key))
     return cls(**values)
 
 
@@ -427,13 +455,48 @@ def config_from_dict(raw: Mapping[str, Any]) -> TrainConfig:
     return cfg
 
 
-def load_config(path: str | os.PathLike[str]) -> TrainConfig:
-    """Read and validate a TOML training configuration."""
+def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """A copy of a parsed TOML mapping with ``section.key=value`` settings applied.
+
+    Values use TOML syntax (``5e-4``, ``true``, ``[0.9, 0.999]``, ``"mse"``); a value that is not
+    valid TOML is taken as a string. Keys are checked later by :func:`config_from_dict`.
+
+    >>> apply_overrides({"optim": {"lr": 1e-4}}, ["optim.lr=5e-4", "loss.pixel=l1"])
+    {'optim': {'lr': 0.0005}, 'loss': {'pixel': 'l1'}}
+
+    Raises:
+        ValueError: a setting is not ``section.key=value``, or targets ``[[data.sources]]``.
+    """
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        section, dot, field = key.strip().partition(".")
+        if not sep or not dot or not section or not field or "." in field:
+            raise ValueError(f"setting {item!r}: expected SECTION.KEY=VALUE, e.g. optim.lr=5e-4")
+        if (section, field) == ("data", "sources"):
+            raise ValueError(f"setting {item!r}: data sources are set in the config file")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        table = out.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ValueError(f"setting {item!r}: {section!r} is not a config section")
+        table[field] = value
+    return out
+
+
+def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read and validate a TOML training configuration, with ``section.key=value`` ``overrides``."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such config file")
     with p.open("rb") as f:
-        return config_from_dict(tomllib.load(f))
+        try:
+            raw = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{p}: not valid TOML: {exc}") from None
+    return config_from_dict(apply_overrides(raw, overrides))
 
 
 def lr_factor(step: int, steps: int, decay_start: int) -> float:
@@ -642,6 +705,10 @@ def train(
     Returns:
         The last step, whether the schedule completed, the run folder and the per-step loss history
         of this call (rank 0).
+
+    Raises:
+        FileExistsError: ``out`` already holds a checkpoint and ``resume`` is False (a finished or
+            interrupted run is never overwritten).
     """
     from tqdm import tqdm
 
@@ -662,6 +729,11 @@ def train(
     main = rank == 0
     out_dir = Path(out)
     ckpt_path = out_dir / "checkpoint.pt"
+    if not resume and ckpt_path.exists():
+        raise FileExistsError(
+            f"{out_dir}: already holds a training run (checkpoint.pt); continue it with --resume, "
+            "or train into another --out"
+        )
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
     root = Path(data_root) if data_root is not None else None
@@ -901,9 +973,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-minutes", type=float, default=None, help="wall-clock budget; checkpoint and stop when spent"
     )
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value (TOML syntax), e.g. --set optim.lr=5e-4; repeatable",
+    )
     args = ap.parse_args(argv)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, args.set)
         out = args.out or str(Path("runs") / Path(args.config).stem)
         result = train(
             config,
@@ -915,7 +994,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_minutes=args.max_minutes,
             progress=not args.no_progress,
         )
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{'finished' if result.finished else 'stopped'} at step {result.step}; outputs in {result.out}")

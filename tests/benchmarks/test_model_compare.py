@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from benchmarks import model_compare
 from blurkit.io import write_image
@@ -30,7 +31,7 @@ def _photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 @pytest.mark.skipif(
     not VGG16.is_file(), reason=f"{VGG16} absent (offline VGG16 weights for DeblurGAN's loss)"
 )
-def test_model_compare_end_to_end(tmp_path: Path) -> None:
+def test_model_compare_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rng = np.random.default_rng(0)
     data = tmp_path / "data"
     for sub, n in (("train", 4), ("val", 3)):
@@ -63,17 +64,39 @@ def test_model_compare_end_to_end(tmp_path: Path) -> None:
     assert set(summary["scores"]) == {"synthetic_test", "gopro_test"}
     assert summary["scores"]["gopro_test"]["identity"]["pairs"] >= 1
 
+    # a second run with the same configs reuses the finished runs; a changed config is refused
+    # (the earlier run is kept) until --retrain says to replace it
+    stamp = (out / "runs" / "svrnn" / "checkpoint.pt").stat().st_mtime_ns
+    assert model_compare.main([*args, "--models", "svrnn"]) == 0
+    assert (out / "runs" / "svrnn" / "checkpoint.pt").stat().st_mtime_ns == stamp
+    changed = [*args, "--models", "svrnn", "--set", "svrnn.optim.lr=1e-3"]
+    assert model_compare.main(changed) == 2
+    assert "--retrain" in capsys.readouterr().err
+    assert (out / "runs" / "svrnn" / "checkpoint.pt").stat().st_mtime_ns == stamp
+    assert model_compare.main([*changed, "--retrain"]) == 0
+    ck = torch.load(out / "runs" / "svrnn" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert ck["config"]["optim"]["lr"] == 1e-3 and ck["config"]["optim"]["steps"] == 2
+    rows = json.loads((out / "summary.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["blurred input (identity)", model_compare.LABELS["svrnn"]]
+    assert rows[1]["settings"] == "optim.lr=1e-3"
+    assert model_compare.main([*args, "--models", "svrnn,gan"]) == 2
 
-def test_scale_budget_keeps_the_warmup_share() -> None:
-    from models.train import load_config
 
-    cfg = load_config(model_compare.REPO / "models" / "configs" / "deblurgan_small.toml")
+def test_small_config_keeps_the_warmup_share() -> None:
+    cfg = model_compare.small_config("deblurgan", 50)
     share = cfg.loss.content_warmup / cfg.optim.steps
     assert 0 < share < 1
     for steps in (1, 7, 1000, 3000):
-        scaled = model_compare.scale_budget(cfg, steps)
+        scaled = model_compare.small_config("deblurgan", steps)
         assert scaled.optim.steps == steps and scaled.optim.decay_start == steps // 2
+        assert scaled.raw["optim"]["steps"] == steps  # what the checkpoint will record
         assert scaled.loss.content_warmup <= steps
         assert abs(scaled.loss.content_warmup - share * steps) <= 0.5
-    rnn = load_config(model_compare.REPO / "models" / "configs" / "svrnn_small.toml")
-    assert model_compare.scale_budget(rnn, 300).loss == rnn.loss  # no warm-up field: loss untouched
+    # a warm-up given in the settings is taken as is; the step budget is not a setting
+    assert model_compare.small_config("deblurgan", 1000, ["loss.content_warmup=10"]).loss.content_warmup == 10
+    with pytest.raises(ValueError, match="--steps"):
+        model_compare.small_config("svrnn", 100, ["optim.steps=5"])
+    rnn = model_compare.small_config("svrnn", 300, ["optim.lr=2e-4"])
+    assert rnn.optim.lr == 2e-4 and not hasattr(rnn.loss, "content_warmup")
+    with pytest.raises(ValueError, match="MODEL.SECTION.KEY"):
+        model_compare.parse_settings(["cyclegan.optim.lr=1"], model_compare.MODELS)

@@ -58,6 +58,11 @@ def test_config_validation(pair_folder: Path) -> None:
         config_from_dict({**raw, "optim": {"steps": 5, "decay_start": 9}})
     with pytest.raises(ValueError, match="multiple of 4"):
         config_from_dict({**raw, "data": {**raw["data"], "crop": 18}})
+    with pytest.raises(ValueError, match=r"\[optim\]: steps must be int, got '5'"):
+        config_from_dict({**raw, "optim": {"steps": "5", "decay_start": 2}})
+    with pytest.raises(ValueError, match=r"lr must be float, got True"):
+        config_from_dict({**raw, "optim": {"steps": 5, "decay_start": 2, "lr": True}})
+    assert config_from_dict({**raw, "optim": {"steps": 5, "decay_start": 2, "lr": 1}}).optim.lr == 1
     with pytest.raises(FileNotFoundError, match="absent.toml"):
         load_config(pair_folder / "absent.toml")
     with pytest.raises(ValueError, match="pixel must be"):
@@ -261,3 +266,73 @@ decay_start = 25
     )
     assert rc == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_cli_settings_and_no_silent_overwrite(
+    pair_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg_path = tmp_path / "tiny.toml"
+    cfg_path.write_text(
+        f"""
+[generator]
+base_channels = 4
+n_blocks = 1
+[critic]
+base_channels = 4
+n_layers = 2
+[data]
+crop = 16
+margin = 4
+batch_size = 2
+num_workers = 0
+epoch_size = 6
+[[data.sources]]
+kind = "pairs"
+root = "{pair_folder.name}"
+[loss]
+perceptual = "none"
+[optim]
+steps = 50
+decay_start = 25
+"""
+    )
+    out = tmp_path / "run"
+    common = ["--config", str(cfg_path), "--data-root", str(pair_folder.parent), "--device", "cpu"]
+    sets = ["--set", "optim.steps=2", "--set", "optim.decay_start=1", "--set", "loss.critic_steps=1"]
+    assert main([*common, "--out", str(out), "--no-progress", *sets, "--set", "optim.betas=[0.9, 0.99]"]) == 0
+    ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert ck["step"] == 2  # the settings took effect and are what the checkpoint records
+    assert ck["config"]["optim"] == {"steps": 2, "decay_start": 1, "betas": [0.9, 0.99]}
+    assert ck["config"]["loss"] == {"perceptual": "none", "critic_steps": 1}
+    before = (out / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+
+    # the same --out again without --resume: refused, the finished run untouched
+    assert main([*common, "--out", str(out), "--no-progress", *sets]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+    for bad, message in (
+        ("optim.lr", "SECTION.KEY=VALUE"),
+        ("lr=1e-3", "SECTION.KEY=VALUE"),
+        ("loss.perceptual_weigth=1", "unknown keys"),
+        ("data.sources=[]", "config file"),
+        ("optim.steps=many", "steps"),
+    ):
+        assert main([*common, "--out", str(tmp_path / "bad"), "--set", bad]) == 2, bad
+        assert message in capsys.readouterr().err, bad
+    assert not (tmp_path / "bad" / "checkpoint.pt").exists()
+
+
+def test_apply_overrides_parses_toml_values() -> None:
+    from models.train import apply_overrides
+
+    raw = {"optim": {"lr": 1e-4}, "loss": {"pixel": "mse"}}
+    got = apply_overrides(raw, ["optim.lr=5e-4", "optim.betas = [0.5, 0.999]", "loss.pixel=l1", "train.amp=false"])
+    assert got == {
+        "optim": {"lr": 5e-4, "betas": [0.5, 0.999]},
+        "loss": {"pixel": "l1"},
+        "train": {"amp": False},
+    }
+    assert raw == {"optim": {"lr": 1e-4}, "loss": {"pixel": "mse"}}  # the input is not changed
+    assert load_config(REPO / "models" / "configs" / "svrnn_small.toml", ["optim.lr=2e-4"]).optim.lr == 2e-4
