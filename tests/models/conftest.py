@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,6 +42,19 @@ def randomize(module: torch.nn.Module, seed: int = 0, std: float = 0.1) -> torch
         for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * std)
     return module
+
+
+def tiny_data(pairs: Path, crop: int = 16) -> dict[str, Any]:
+    """``[data]`` of the tiny training configs: crops of ``pair_folder``, 3 batches of 2 per epoch."""
+    return {
+        "crop": crop,
+        "margin": 4,
+        "batch_size": 2,
+        "num_workers": 0,
+        "epoch_size": 6,
+        "seed": 3,
+        "sources": [{"kind": "pairs", "root": str(pairs)}],
+    }
 
 
 @pytest.fixture

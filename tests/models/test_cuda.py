@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import randomize
+from conftest import randomize, tiny_data
 
 from models import deblurgan, deblurganv2, load_deblurrer, svrnn
 from models.train import config_from_dict, train
@@ -92,15 +92,7 @@ def _raw(family: str, pairs: Path, amp: bool) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "model": {"name": family},
         "generator": generator,
-        "data": {
-            "crop": 32,
-            "margin": 4,
-            "batch_size": 2,
-            "num_workers": 0,
-            "epoch_size": 6,
-            "seed": 3,
-            "sources": [{"kind": "pairs", "root": str(pairs)}],
-        },
+        "data": tiny_data(pairs, crop=32),
         "optim": {"steps": 3, "decay_start": 1, "lr": 1e-3},
         "train": {"amp": amp, "log_every": 1, "val_every": 0, "ckpt_every": 100},
     }

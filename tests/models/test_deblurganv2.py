@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import blur_np, randomize, smooth_image
+from conftest import blur_np, randomize, smooth_image, tiny_data
 from torch import nn
 
 from models import load_deblurrer
@@ -224,15 +224,7 @@ def test_trains_through_models_train(pair_folder: Path, tmp_path: Path) -> None:
         "model": {"name": "deblurganv2"},
         "generator": {"width_mult": 0.35, "fpn_channels": 16, "head_channels": 8, "pretrained": False},
         "critic": {"base_channels": 4},
-        "data": {
-            "crop": 32,
-            "margin": 4,
-            "batch_size": 2,
-            "num_workers": 0,
-            "epoch_size": 6,
-            "seed": 3,
-            "sources": [{"kind": "pairs", "root": str(pair_folder)}],
-        },
+        "data": tiny_data(pair_folder, crop=32),
         "loss": {"perceptual": "none"},
         "optim": {"steps": 2, "decay_start": 1, "lr": 1e-3},
         "train": {"amp": False, "log_every": 1, "val_every": 2, "ckpt_every": 100},

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import blur_np, randomize, smooth_image
+from conftest import blur_np, randomize, smooth_image, tiny_data
 
 from models import load_deblurrer
 from models.losses import pixel_loss
@@ -242,15 +242,7 @@ def _raw(pairs: Path, steps: int) -> dict:
     return {
         "model": {"name": "svrnn"},
         "generator": {"base_channels": 4, "rnn_channels": 4, "n_rnn": 1},
-        "data": {
-            "crop": 16,
-            "margin": 4,
-            "batch_size": 2,
-            "num_workers": 0,
-            "epoch_size": 6,
-            "seed": 3,
-            "sources": [{"kind": "pairs", "root": str(pairs)}],
-        },
+        "data": tiny_data(pairs),
         "loss": {"pixel": "l1"},
         "optim": {"steps": steps, "decay_start": 1, "lr": 1e-3},
         "train": {"amp": False, "log_every": 1, "val_every": 2, "ckpt_every": 100},

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import VGG16_FILE
+from conftest import VGG16_FILE, tiny_data
 
 from models import load_deblurrer
 from models.train import config_from_dict, load_config, lr_factor, main, train
@@ -22,20 +22,43 @@ def tiny_raw(pairs: Path, steps: int = 5, perceptual: str | None = None) -> dict
     return {
         "generator": {"base_channels": 4, "n_blocks": 1, "dropout": 0.5},
         "critic": {"base_channels": 4, "n_layers": 2},
-        "data": {
-            "crop": 16,
-            "margin": 4,
-            "batch_size": 2,
-            "num_workers": 0,
-            "epoch_size": 6,
-            "seed": 3,
-            "sources": [{"kind": "pairs", "root": str(pairs)}],
-        },
+        "data": tiny_data(pairs),
         "loss": {"perceptual": perceptual, "critic_steps": 2},
         "optim": {"steps": steps, "decay_start": 2, "lr": 1e-3},
         "train": {"amp": False, "log_every": 1, "val_every": 2, "ckpt_every": 100},
         "val": {"kind": "pairs", "root": str(pairs), "count": 2, "size": 16},
     }
+
+
+def tiny_toml(folder: Path, pairs: Path) -> Path:
+    """A tiny DeblurGAN config file for the CLI tests (data root: ``pairs.parent``), 50 steps."""
+    path = folder / "tiny.toml"
+    path.write_text(
+        f"""
+[generator]
+base_channels = 4
+n_blocks = 1
+[critic]
+base_channels = 4
+n_layers = 2
+[data]
+crop = 16
+margin = 4
+batch_size = 2
+num_workers = 0
+epoch_size = 6
+[[data.sources]]
+kind = "pairs"
+root = "{pairs.name}"
+[loss]
+perceptual = "none"
+critic_steps = 1
+[optim]
+steps = 50
+decay_start = 25
+"""
+    )
+    return path
 
 
 def _vgg() -> str | None:
@@ -205,34 +228,7 @@ def test_resume_without_checkpoint_fails(pair_folder: Path, tmp_path: Path) -> N
 def test_cli_max_minutes_stops_cleanly(
     pair_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import tomllib  # noqa: F401 - the CLI reads TOML; write one by hand
-
-    raw = tiny_raw(pair_folder, steps=50, perceptual="none")
-    text = f"""
-[generator]
-base_channels = 4
-n_blocks = 1
-[critic]
-base_channels = 4
-n_layers = 2
-[data]
-crop = 16
-margin = 4
-batch_size = 2
-num_workers = 0
-epoch_size = 6
-[[data.sources]]
-kind = "pairs"
-root = "{pair_folder.name}"
-[loss]
-perceptual = "none"
-critic_steps = 1
-[optim]
-steps = {raw["optim"]["steps"]}
-decay_start = 25
-"""
-    cfg_path = tmp_path / "tiny.toml"
-    cfg_path.write_text(text)
+    cfg_path = tiny_toml(tmp_path, pair_folder)
     out = tmp_path / "run"
     rc = main(
         [
@@ -271,39 +267,15 @@ decay_start = 25
 def test_cli_settings_and_no_silent_overwrite(
     pair_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg_path = tmp_path / "tiny.toml"
-    cfg_path.write_text(
-        f"""
-[generator]
-base_channels = 4
-n_blocks = 1
-[critic]
-base_channels = 4
-n_layers = 2
-[data]
-crop = 16
-margin = 4
-batch_size = 2
-num_workers = 0
-epoch_size = 6
-[[data.sources]]
-kind = "pairs"
-root = "{pair_folder.name}"
-[loss]
-perceptual = "none"
-[optim]
-steps = 50
-decay_start = 25
-"""
-    )
+    cfg_path = tiny_toml(tmp_path, pair_folder)
     out = tmp_path / "run"
     common = ["--config", str(cfg_path), "--data-root", str(pair_folder.parent), "--device", "cpu"]
-    sets = ["--set", "optim.steps=2", "--set", "optim.decay_start=1", "--set", "loss.critic_steps=1"]
+    sets = ["--set", "optim.steps=2", "--set", "optim.decay_start=1", "--set", "loss.critic_steps=2"]
     assert main([*common, "--out", str(out), "--no-progress", *sets, "--set", "optim.betas=[0.9, 0.99]"]) == 0
     ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
     assert ck["step"] == 2  # the settings took effect and are what the checkpoint records
     assert ck["config"]["optim"] == {"steps": 2, "decay_start": 1, "betas": [0.9, 0.99]}
-    assert ck["config"]["loss"] == {"perceptual": "none", "critic_steps": 1}
+    assert ck["config"]["loss"] == {"perceptual": "none", "critic_steps": 2}
     before = (out / "checkpoint.pt").read_bytes()
     capsys.readouterr()
 
