@@ -385,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1:
         print(f"error: --steps must be >= 1, got {args.steps}", file=sys.stderr)
         return 2
+    meta = metadata(args.device)  # the commit and versions the run starts with
     try:
         rows, extra = run_comparison(args)
     except (ValueError, OSError, RuntimeError) as exc:
@@ -409,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_bytes(args.out / "summary.md", (table + "\n\n" + note + "\n").encode())
     write_json(
         args.out / "summary.json",
-        {"metadata": metadata(args.device), "steps": args.steps, "rows": rows, **extra},
+        {"metadata": meta, "steps": args.steps, "rows": rows, **extra},
     )
     return 0
 
