@@ -8,16 +8,20 @@ so the RNN's elementwise scans are not counted) and median latency of one 1280×
 and on CUDA when available, for each architecture at its paper-like size (``models/configs/NAME.toml``,
 untrained weights: latency does not depend on them).
 
-Quality: each model's ``models/configs/NAME_small.toml`` (CPU-sized networks, 64-pixel crops) is
-trained by ``models.train`` for the SAME number of steps (``--steps``, learning-rate decay from half
-way, DeblurGAN's content-only warm-up kept at its share of the config's steps) on the same data, with
-each config's own short-budget loss and learning rate, then scored with ``benchmarks.compare`` (PSNR RGB, SSIM ``skimage``) on two
-held-out pair folders made here:
+Quality: each model's ``models/configs/NAME_small.toml`` (CPU-sized networks, 64-pixel crops, each
+with its own short-budget loss and learning rate) is trained by ``models.train`` for the SAME number
+of steps (``--steps``; learning-rate decay from half way, DeblurGAN's content-only warm-up kept at
+its share of the config's steps) on the same data, then scored with ``benchmarks.compare`` (PSNR
+RGB, SSIM ``skimage``) on two held-out pair folders made here:
 
 * ``synthetic_test``: ``blurkit make`` (preset ``realistic``) on BSDS500 ``val`` photos (training
   uses ``train``);
 * ``gopro_test``: ``blurkit average`` (11 frames, linear light, a slot every 6 frames) on the last
   30 % of each GoPro frame sequence; training uses pairs averaged from the first 70 % (``gopro_pairs``).
+
+``--models`` picks a subset and ``--set MODEL.SECTION.KEY=VALUE`` changes one value of a small
+config (the row lists the changes). A finished run under ``OUT/runs/NAME`` is reused only when its
+recorded config is the one asked for; any other run there is an error unless ``--retrain``.
 
 Published GoPro numbers (full-size models trained for days on the GoPro training set) are printed
 beside the measured ones; the budgets and data differ, so only the ranking within a column compares.
