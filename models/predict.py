@@ -7,7 +7,8 @@
     --device DEV     ``cpu`` (default) or ``cuda``
     --batch N        images per forward pass when sizes agree (default 1)
     --tile T         images larger than T pixels on a side are processed in overlapping tiles
-                     (default 512; 0 disables tiling)
+                     (0 disables tiling; default: the model's own tile where it has one — an RNN
+                     checkpoint's ``sweep_tile`` — else 512)
     --overwrite      replace existing outputs (default: skip them)
 
 Any image size works: learned models reflect-pad to their size multiple and crop back.
@@ -26,6 +27,9 @@ import torch
 
 from blurkit.io import list_images, read_image, write_image
 from models.base import Deblurrer, load_deblurrer
+
+#: Tile size for large images when neither ``--tile`` nor the model gives one (bounds memory).
+DEFAULT_TILE = 512
 
 
 @dataclass
@@ -111,15 +115,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
     ap.add_argument("--batch", type=int, default=1, help="images per forward pass (same-size images)")
-    ap.add_argument("--tile", type=int, default=512, help="tile size for large images (0: no tiling)")
+    ap.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile size for large images (0: no tiling; default: the model's own, else 512)",
+    )
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     args = ap.parse_args(argv)
     try:
-        if args.tile < 0:
+        if args.tile is not None and args.tile < 0:
             raise ValueError(f"--tile: must be >= 0, got {args.tile}")
         model = load_deblurrer(args.ckpt, device=args.device)
         if hasattr(model, "tile"):
-            model.tile = args.tile or None
+            if args.tile is not None:
+                model.tile = args.tile or None
+            elif model.tile is None:
+                model.tile = DEFAULT_TILE
         summary = predict_folder(
             model, args.src, args.out, args.batch, args.overwrite, args.device, progress=True
         )

@@ -214,6 +214,11 @@ class SVRNNConfig:
             a constant signal passes unchanged).
         global_residual: add the input to the output branch and clamp to [-1, 1] (the released
             network has none; with it an untrained network is the identity).
+        sweep_tile: restore images larger than this many pixels in overlapping tiles of this size
+            (a quarter overlap), so that no sweep at inference runs further than in training; set
+            it to the training crop. 0 runs whole images. A network trained on small crops and run
+            on a whole 1280×720 frame carries values across flat regions for hundreds of pixels
+            (streaks); with tiles it keeps the gain it has on crops (``docs/models.md``).
     """
 
     architecture: str = "compact"
@@ -223,10 +228,15 @@ class SVRNNConfig:
     max_weight: float = 1.0
     initial_state: str = "zero"
     global_residual: bool = True
+    sweep_tile: int = 0
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture: must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        if self.sweep_tile < 0 or self.sweep_tile % self.size_multiple:
+            raise ValueError(
+                f"sweep_tile: must be 0 or a positive multiple of {self.size_multiple}, got {self.sweep_tile}"
+            )
         if self.initial_state not in INITIAL_STATES:
             raise ValueError(f"initial_state: must be one of {INITIAL_STATES}, got {self.initial_state!r}")
         for name in ("base_channels", "rnn_channels", "n_rnn"):
@@ -468,12 +478,24 @@ class SVRNNDeblurrer(NetworkDeblurrer):
     """An :class:`SVRNN` behind the :class:`models.base.Deblurrer` interface ([0, 1] in and out).
 
     Any size: reflect-pad to a multiple of 8, crop back. With ``tile`` set, large images run in
-    overlapping tiles (bounded memory; the sweeps then see one tile, not the whole image).
+    overlapping tiles (bounded memory; the sweeps then see one tile, not the whole image); by
+    default the network's ``sweep_tile`` (``tile`` and ``overlap`` arguments override it).
     """
 
     net: SVRNN
     size_multiple = SIZE_MULTIPLE
     min_size = MIN_SIZE
+
+    def __init__(
+        self,
+        net: SVRNN,
+        device: str | torch.device = "cpu",
+        tile: int | None = None,
+        overlap: int | None = None,
+        name: str = "network",
+    ) -> None:
+        tile, overlap = _tile_defaults(net, tile, overlap)
+        super().__init__(net, device=device, tile=tile, overlap=overlap, name=name)
 
     def export_module(self) -> nn.Module:
         """The network prepared for ONNX tracing: the scan runs :data:`EXPORT_SCAN_STEPS` steps."""
@@ -515,3 +537,13 @@ def _load_checkpoint(path: Path, device: str | torch.device) -> Deblurrer | None
     if net is None:
         return None
     return SVRNNDeblurrer(net, device=device, name=f"svrnn:{path.stem}")
+
+
+def _tile_defaults(net: SVRNN, tile: int | None, overlap: int | None) -> tuple[int | None, int]:
+    """The tiling a deblurrer uses: the given one, else the network's ``sweep_tile``."""
+    own = net.config.sweep_tile
+    if tile is None and own:
+        tile = own
+    if overlap is None:
+        overlap = max(net.config.size_multiple, tile // 4) if tile else 64
+    return tile, overlap

@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import blur_np, randomize, smooth_image, tiny_data
 
+from blurkit.io import read_image, write_image
 from models import load_deblurrer
 from models.losses import pixel_loss
 from models.svrnn import (
@@ -217,6 +218,34 @@ def test_checkpoint_roundtrip(tmp_path: Path) -> None:
     assert model.name == "svrnn:svrnn"
     x = torch.rand(1, 3, 20, 24)
     torch.testing.assert_close(model(x), SVRNNDeblurrer(net)(x))
+
+
+def test_sweep_tile_is_the_default_tiling(tmp_path: Path) -> None:
+    from models.predict import main as predict_main
+
+    net = randomize(SVRNN(dataclasses.replace(TINY, sweep_tile=32)), std=0.05)
+    save_generator(net, tmp_path / "svrnn.pt", half=False)
+    model = load_deblurrer(str(tmp_path / "svrnn.pt"))
+    assert (model.tile, model.overlap) == (32, 8)
+    x = torch.rand(1, 3, 70, 90, generator=torch.Generator().manual_seed(3))
+    plain = randomize(SVRNN(TINY), std=0.05)  # same weights, no sweep tile
+    tiled = SVRNNDeblurrer(plain, tile=32, overlap=8)(x)
+    torch.testing.assert_close(model(x), tiled)
+    whole = SVRNNDeblurrer(plain)(x)
+    assert SVRNNDeblurrer(plain).tile is None and not torch.allclose(whole, tiled, atol=1e-4)
+    assert SVRNNDeblurrer(net, tile=48).tile == 48  # an explicit tile wins
+    # models.predict keeps the network's tile unless --tile says otherwise
+    src = tmp_path / "src"
+    write_image(src / "a.png", x[0].permute(1, 2, 0).numpy())
+    for extra, expected in (([], tiled), (["--tile", "0"], whole)):
+        out = tmp_path / f"out{len(extra)}"
+        assert predict_main(["--ckpt", str(tmp_path / "svrnn.pt"), "--src", str(src), "--out", str(out), *extra]) == 0
+        got = torch.from_numpy(read_image(out / "a.png").transpose(2, 0, 1))[None]
+        assert float((got - expected.clamp(0, 1)).abs().max()) <= 1 / 255 + 1e-6
+    for bad in (-4, 30):
+        with pytest.raises(ValueError, match="sweep_tile"):
+            SVRNNConfig(sweep_tile=bad)
+    assert SVRNNConfig().sweep_tile == 0  # checkpoints written before the field load as whole-image
 
 
 @pytest.mark.parametrize("architecture", ["compact", "released"])
