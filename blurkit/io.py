@@ -114,11 +114,40 @@ def encode_image(img: np.ndarray, suffix: str, quality: int = 95, bits: int = 8)
     return buf.tobytes()
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write bytes to ``path`` atomically (temporary file in the same folder, fsync, rename)."""
+def _process_umask() -> int:
+    """The file-creation mask, read without changing it where the OS allows (other threads may be
+    creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Read once at import, before any worker thread writes.
+_UMASK = _process_umask()
+
+
+def temp_file_for(path: str | os.PathLike[str]) -> tuple[int, str]:
+    """``(fd, name)`` of a new temporary file beside ``path`` (for a write-then-rename), with the
+    permissions a plain ``open(path, "w")`` would give (``0o666`` less the umask), not ``mkstemp``'s
+    private ``0o600``, so that renamed outputs are readable as any other file the user writes."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, 0o666 & ~_UMASK)
+    return fd, tmp
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write bytes to ``path`` atomically (temporary file in the same folder, fsync, rename)."""
+    p = Path(path)
+    fd, tmp = temp_file_for(p)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,14 +17,15 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from blurkit.io import temp_file_for
+
 N = TypeVar("N", bound=nn.Module)
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
     """``torch.save`` to a temporary file in the destination folder, then ``os.replace``."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    fd, tmp = temp_file_for(p)
     os.close(fd)
     try:
         torch.save(obj, tmp)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blurkit.io import temp_file_for
 from models.base import load_deblurrer
 from models.deblurgan import SIZE_MULTIPLE
 
@@ -73,8 +73,7 @@ def export_onnx(
     wrapper = ExportWrapper(generator.float().eval().cpu(), multiple).eval()
     example = torch.rand(1, 3, sample_size + 2, sample_size + 1)  # odd sizes: the padding path is traced
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file_for(path)
     os.close(fd)
     try:
         _export(wrapper, example, tmp, opset)

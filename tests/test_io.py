@@ -72,3 +72,25 @@ def test_list_images_sorted_recursive(tmp_path):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"x")
     assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == ["a/c.jpg", "b.png"]
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    """Renamed temporary files carry 0o666 less the umask, like any file the user writes, not
+    mkstemp's private 0o600 (a dataset shared on a cluster must be readable by the group)."""
+    import os
+    import stat
+
+    import torch
+
+    from blurkit.synth.runner import write_outputs
+    from models.checkpoint import atomic_torch_save
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    expected = 0o666 & ~mask
+    write_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.float32))
+    atomic_write_bytes(tmp_path / "b.bin", b"x")
+    atomic_torch_save({"x": torch.zeros(1)}, tmp_path / "c.pt")
+    write_outputs(tmp_path, [("d/e.bin", b"y")])
+    for name in ("a.png", "b.bin", "c.pt", "d/e.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected, name

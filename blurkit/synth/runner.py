@@ -17,13 +17,12 @@ import functools
 import hashlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from blurkit.io import ImageReadError, atomic_write_bytes
+from blurkit.io import ImageReadError, atomic_write_bytes, temp_file_for
 from blurkit.synth.manifest import (
     ERRORS_FILE,
     MANIFEST_FILE,
@@ -174,8 +173,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     :func:`blurkit.io.atomic_write_bytes` there is no fsync per file: pair files are cheap to redo,
     and ``resume`` re-verifies each pair's checksums, so a pair damaged by a power loss is made again.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file_for(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
