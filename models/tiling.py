@@ -69,10 +69,17 @@ def _starts(size: int, tile: int, step: int) -> list[int]:
     return starts
 
 
+#: Pixels per forward pass when windows are stacked into a batch (at least one window per pass).
+TILE_BATCH_PIXELS = 1 << 20
+
+
 def restore_tiled(
     net: Net, x: torch.Tensor, tile: int, overlap: int, multiple: int, min_size: int = 1
 ) -> torch.Tensor:
     """``net`` over overlapping ``tile``×``tile`` windows of ``x``, blended (linear ramps over ``overlap``).
+
+    Windows all have one size, so they run stacked in batches of about :data:`TILE_BATCH_PIXELS`
+    pixels (the networks treat batch items independently); memory stays bounded by that budget.
 
     Args:
         net: maps (B, C, h, w) with h, w multiples of ``multiple`` to the same shape.
@@ -85,23 +92,27 @@ def restore_tiled(
     if tile <= 0 or overlap < 4 or overlap >= tile:
         raise ValueError(f"tile/overlap: need tile > overlap >= 4, got tile={tile}, overlap={overlap}")
     b, _, h, w = x.shape
+    if b == 0 or h == 0 or w == 0:
+        raise ValueError(f"x: empty image of shape {tuple(x.shape)}")
+    step = tile - overlap
+    th, tw = min(h, tile), min(w, tile)  # every window has this size
+    boxes = [(top, left) for top in _starts(h, tile, step) for left in _starts(w, tile, step)]
+    per_call = max(1, TILE_BATCH_PIXELS // (th * tw * b))  # windows stacked into one forward pass
     out: torch.Tensor | None = None
     weight = torch.zeros(1, 1, h, w, device=x.device)
-    step = tile - overlap
-    for top in _starts(h, tile, step):
-        for left in _starts(w, tile, step):
-            patch = x[..., top : top + tile, left : left + tile]
-            y = restore_padded(net, patch, multiple, min_size).float()
-            ph, pw = patch.shape[-2:]
-            wy = _ramp(ph, overlap, top > 0, top + ph < h, x.device)
-            wx = _ramp(pw, overlap, left > 0, left + pw < w, x.device)
+    for i in range(0, len(boxes), per_call):
+        chunk = boxes[i : i + per_call]
+        patches = torch.cat([x[..., top : top + th, left : left + tw] for top, left in chunk])
+        ys = restore_padded(net, patches, multiple, min_size).float()
+        if out is None:
+            out = torch.zeros(b, ys.shape[1], h, w, device=x.device)
+        for j, (top, left) in enumerate(chunk):
+            wy = _ramp(th, overlap, top > 0, top + th < h, x.device)
+            wx = _ramp(tw, overlap, left > 0, left + tw < w, x.device)
             wgt = (wy[:, None] * wx[None, :])[None, None]
-            if out is None:
-                out = torch.zeros(b, y.shape[1], h, w, device=x.device)
-            out[..., top : top + ph, left : left + pw] += y * wgt
-            weight[..., top : top + ph, left : left + pw] += wgt
-    if out is None:
-        raise ValueError(f"x: empty image of shape {tuple(x.shape)}")
+            out[..., top : top + th, left : left + tw] += ys[j * b : (j + 1) * b] * wgt
+            weight[..., top : top + th, left : left + tw] += wgt
+    assert out is not None
     return out / weight
 
 

@@ -52,3 +52,28 @@ def test_tiled_small_image_is_one_tile() -> None:
 def test_tiled_bad_arguments() -> None:
     with pytest.raises(ValueError, match="overlap"):
         restore_tiled(_local_net, torch.rand(1, 3, 10, 10), tile=8, overlap=8, multiple=4)
+
+
+@pytest.mark.parametrize("budget", [1, 3 * 40 * 40 * 2, 1 << 20])
+def test_tiles_stacked_in_batches_give_the_same_result(budget: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows run stacked (as many as fit in the pixel budget); one at a time gives the same image."""
+    import models.tiling as tiling
+
+    calls: list[int] = []
+
+    def net(x: torch.Tensor) -> torch.Tensor:
+        calls.append(x.shape[0])
+        # per-item normalisation: any mixing of batch items would change the result
+        return (x - x.mean(dim=(1, 2, 3), keepdim=True)) * torch.sigmoid(x)
+
+    x = torch.rand(2, 3, 70, 110, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(tiling, "TILE_BATCH_PIXELS", 1)
+    one_by_one = restore_tiled(net, x, 40, 8, 4)
+    windows = len(calls)
+    assert windows == 2 * 4 and set(calls) == {2}  # 70 px: 2 rows of windows, 110 px: 4 columns
+    calls.clear()
+    monkeypatch.setattr(tiling, "TILE_BATCH_PIXELS", budget)
+    stacked = restore_tiled(net, x, 40, 8, 4)
+    per_call = max(1, budget // (40 * 40 * 2))
+    assert calls == [2 * min(per_call, windows - k) for k in range(0, windows, per_call)]
+    torch.testing.assert_close(stacked, one_by_one, rtol=0, atol=1e-6)
