@@ -233,9 +233,9 @@ class SVRNNConfig:
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture: must be one of {ARCHITECTURES}, got {self.architecture!r}")
-        if self.sweep_tile < 0 or self.sweep_tile % self.size_multiple:
+        if self.sweep_tile < 0 or self.sweep_tile % self.size_multiple or 0 < self.sweep_tile < 16:
             raise ValueError(
-                f"sweep_tile: must be 0 or a positive multiple of {self.size_multiple}, got {self.sweep_tile}"
+                f"sweep_tile: must be 0 or a multiple of {self.size_multiple} of at least 16, got {self.sweep_tile}"
             )
         if self.initial_state not in INITIAL_STATES:
             raise ValueError(f"initial_state: must be one of {INITIAL_STATES}, got {self.initial_state!r}")

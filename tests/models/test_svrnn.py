@@ -242,7 +242,7 @@ def test_sweep_tile_is_the_default_tiling(tmp_path: Path) -> None:
         assert predict_main(["--ckpt", str(tmp_path / "svrnn.pt"), "--src", str(src), "--out", str(out), *extra]) == 0
         got = torch.from_numpy(read_image(out / "a.png").transpose(2, 0, 1))[None]
         assert float((got - expected.clamp(0, 1)).abs().max()) <= 1 / 255 + 1e-6
-    for bad in (-4, 30):
+    for bad in (-4, 30, 8):
         with pytest.raises(ValueError, match="sweep_tile"):
             SVRNNConfig(sweep_tile=bad)
     assert SVRNNConfig().sweep_tile == 0  # checkpoints written before the field load as whole-image
