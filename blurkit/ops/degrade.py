@@ -3,8 +3,14 @@
 Steps, in order (each optional except the blur):
 
 1. display → linear light (``response``: sRGB curve, power law, or none);
-2. highlight boost: linear pixels whose luminance exceeds ``highlight_threshold`` are multiplied by up
-   to ``boost`` (a stand-in for the scene radiance that a saturated sensor clipped);
+2. highlight boost: a stand-in for the scene radiance that a saturated sensor clipped. With
+   ``highlight = "clipped"`` (the default) only channels at or above ``highlight_threshold`` in linear
+   light (0.995: of 8-bit values, 255 alone) are multiplied by ``boost``; clipping them again gives
+   the sharp image back, so the sharp image *is* the clipped scene and a static region has the same
+   value on both sides of a pair. ``highlight = "ramp"`` is the chain of blurkit 0.1 (pixels whose
+   luminance exceeds the threshold, 0.9 there, scaled by a soft ramp up to ``boost``): it also
+   brightens highlights that were never clipped, on the blurred side only, so its blurred images
+   are brighter than their sharp targets; it is kept so that older pair folders regenerate;
 3. blur with the sample's kernel (true convolution, ``border`` mode recorded);
 4. saturation: clip to the sensor's full scale [0, 1] (highlights smear into streaks);
 5. Poisson–Gaussian sensor noise (``shot``, ``read``), clipped to [0, 1];
@@ -38,6 +44,7 @@ from blurkit.ops.noise import poisson_gaussian
 
 Range = tuple[float, float]
 KERNEL_SOURCES = ("trajectory", "line", "bank")
+HIGHLIGHT_MODELS = ("clipped", "ramp")
 BORDERS = ("reflect", "replicate", "zero", "circular")
 
 
@@ -63,6 +70,9 @@ class DegradeConfig:
     fits each kernel).
 
     Noise levels ``shot`` and ``read`` are drawn log-uniformly when both ends are positive.
+
+    Highlights: ``highlight`` (``clipped`` or ``ramp``) and ``highlight_threshold`` choose which
+    pixels ``boost`` raises (module docstring).
     """
 
     kernel: str = "trajectory"
@@ -78,7 +88,8 @@ class DegradeConfig:
     kernel_size: int | None = None
     response: str = "srgb"
     boost: Range = (1.0, 1.0)
-    highlight_threshold: float = 0.9
+    highlight: str = "clipped"
+    highlight_threshold: float = 0.995
     shot: Range = (0.0, 0.0)
     read: Range = (0.0, 0.0)
     jpeg_quality: tuple[int, int] | None = None
@@ -92,6 +103,8 @@ class DegradeConfig:
         if self.border not in BORDERS:
             raise ValueError(f"border: expected one of {BORDERS}, got {self.border!r}")
         parse_response(self.response)
+        if self.highlight not in HIGHLIGHT_MODELS:
+            raise ValueError(f"highlight: expected one of {HIGHLIGHT_MODELS}, got {self.highlight!r}")
         if self.kernel_size is not None:
             check_size(self.kernel_size)
         if not 0.0 <= float(self.highlight_threshold) < 1.0:
@@ -141,6 +154,8 @@ class DegradeConfig:
         if unknown:
             raise ValueError(f"config: unknown field(s) {', '.join(unknown)}")
         conv = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
+        # Configurations written before the highlight model was a field used the luminance ramp.
+        conv.setdefault("highlight", "ramp")
         return cls(**conv)  # type: ignore[arg-type]
 
 
@@ -166,6 +181,10 @@ PRESETS: dict[str, DegradeConfig] = {
         read=(5e-4, 5e-3),
         jpeg_quality=(60, 95),
     ),
+    # Frame averages of video (GoPro-style pairs): as "realistic" without added sensor noise. An
+    # average of N frames has less noise than its sharp frame, and blurring a sharp photo averages
+    # its own noise down in the same way, so no noise is added to the blurred side.
+    "video": DegradeConfig(length=(8.0, 60.0), response="srgb", boost=(1.0, 4.0)),
     # Straight-line motion of 5–40 px at any angle, in linear light (what line-blur tools make).
     "line": DegradeConfig(kernel="line", length=(5.0, 40.0), angle=(0.0, 180.0), response="srgb"),
 }
@@ -215,7 +234,7 @@ def sample_degradation(seed: int, config: DegradeConfig) -> Degradation:
 
     >>> d = sample_degradation(7, PRESETS["realistic"])
     >>> d.kernel.shape[0] % 2, sorted(d.record)[:3]
-    (1, ['angle', 'anxiety', 'big_shakes'])
+    (1, ['angle', 'anxiety', 'big_shake'])
     """
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise ValueError(f"seed: must be a non-negative integer, got {seed!r}")
@@ -246,6 +265,7 @@ def sample_degradation(seed: int, config: DegradeConfig) -> Degradation:
     record["jpeg_quality"] = jpeg
     record["noise_seed"] = int(noise_seed) & ((1 << 63) - 1)
     record["response"] = config.response
+    record["highlight"] = config.highlight
     record["highlight_threshold"] = float(config.highlight_threshold)
     record["border"] = config.border
     return Degradation(kernel=kernel.astype(np.float32), record=record)
@@ -277,11 +297,7 @@ def apply_degradation(
     response = responses.pop()
     dtype = sharp.dtype
     x = to_linear(sharp.float(), response)
-    boosts = torch.tensor([float(r["boost"]) for r in records], device=x.device).view(-1, 1, 1, 1)
-    if bool((boosts > 1.0).any()):
-        thr = torch.tensor([float(r["highlight_threshold"]) for r in records], device=x.device).view(-1, 1, 1, 1)
-        mask = ((luminance(x) - thr) / (1.0 - thr)).clamp(0.0, 1.0)
-        x = x * (1.0 + (boosts - 1.0) * mask)
+    x = boost_highlights(x, records)
     blurred = convolve(x, kernels, border=border)
     assert isinstance(blurred, torch.Tensor)
     y = blurred.clamp(0.0, 1.0)
@@ -297,6 +313,31 @@ def apply_degradation(
     if any(r.get("jpeg_quality") is not None for r in records):
         out = _jpeg_round_trip(out, [r.get("jpeg_quality") for r in records])
     return out.to(dtype)
+
+
+def boost_highlights(x: torch.Tensor, records: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+    """Step 2 of the chain on a linear (B, 3, H, W) batch: raise highlights by each record's ``boost``.
+
+    ``clipped`` records (the default) scale only channels at or above the threshold, so that
+    ``boost_highlights(x).clamp(0, 1)`` is ``x`` again up to ``1 - threshold``; ``ramp`` records (and
+    records written before the field existed) scale whole pixels by a luminance ramp.
+
+    >>> x = torch.tensor([0.5, 0.99, 1.0]).view(1, 3, 1, 1)
+    >>> boost_highlights(x, [{"boost": 4.0, "highlight": "clipped", "highlight_threshold": 0.995}]).flatten()
+    tensor([0.5000, 0.9900, 4.0000])
+    """
+    boosts = [float(r["boost"]) for r in records]
+    if all(b <= 1.0 for b in boosts):
+        return x
+    gain = torch.tensor(boosts, device=x.device, dtype=x.dtype).view(-1, 1, 1, 1) - 1.0
+    thr = torch.tensor([float(r["highlight_threshold"]) for r in records], device=x.device, dtype=x.dtype)
+    thr = thr.view(-1, 1, 1, 1)
+    clipped = torch.tensor(
+        [r.get("highlight", "ramp") == "clipped" for r in records], device=x.device
+    ).view(-1, 1, 1, 1)
+    ramp = ((luminance(x) - thr) / (1.0 - thr)).clamp(0.0, 1.0)
+    mask = torch.where(clipped, (x >= thr).to(x.dtype), ramp)
+    return x * (1.0 + gain * mask)
 
 
 def _jpeg_round_trip(x: torch.Tensor, qualities: Sequence[int | None]) -> torch.Tensor:

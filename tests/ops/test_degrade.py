@@ -204,3 +204,58 @@ def test_poisson_part_is_exact_at_low_counts_and_normal_at_high_counts():
     assert lam > NORMAL_APPROX_PHOTONS
     y = poisson_gaussian(torch.full((200_000,), 0.5), shot, 0.0, g) / shot
     assert abs(float(y.mean()) - lam) < 0.5 and abs(float(y.var()) / lam - 1) < 0.02
+
+
+def _display_scene(seed=0):
+    """8-bit display values with saturated highlights (255) beside mid tones."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (1, 3, 40, 48), generator=g).float()
+    x[..., 10:20, 10:30] = 255.0
+    x[..., 25:30, :, ] = 250.0  # bright, not clipped
+    return x / 255.0
+
+
+def test_clipped_highlight_boost_keeps_static_regions_equal():
+    """Without motion (a 1-pixel kernel) the boosted, clipped scene is the sharp image again."""
+    x = _display_scene()
+    y, _, rec = degrade_batch(x, [3], "realistic", {"length": 0.0, "shot": 0.0, "read": 0.0, "boost": 4.0})
+    assert rec[0]["highlight"] == "clipped" and rec[0]["boost"] == 4.0
+    assert torch.equal(torch.round(y * 255), torch.round(x * 255))
+    # the chain of blurkit 0.1 raised bright pixels that were not clipped: its static regions differ
+    old, _, _ = degrade_batch(
+        x, [3], "realistic",
+        {"length": 0.0, "shot": 0.0, "read": 0.0, "boost": 4.0, "highlight": "ramp", "highlight_threshold": 0.9},
+    )
+    assert float((torch.round(old * 255) - torch.round(x * 255)).mean()) > 0.5
+
+
+def test_clipped_boost_still_streaks_saturated_highlights():
+    x = torch.full((1, 3, 40, 40), 0.2)
+    x[..., 18:22, 18:22] = 1.0
+    base = {"kernel": "line", "length": 12.0, "angle": 0.0, "shot": 0.0, "read": 0.0}
+    plain, _, _ = degrade_batch(x, [0], "realistic", {**base, "boost": 1.0})
+    boosted, _, _ = degrade_batch(x, [0], "realistic", {**base, "boost": 8.0})
+    assert (boosted > 0.99).sum() > (plain > 0.99).sum()
+    assert float(boosted.mean()) > float(plain.mean())  # the clipped radiance spreads into the streak
+
+
+def test_configs_saved_before_the_highlight_field_keep_the_ramp():
+    old = {k: v for k, v in PRESETS["realistic"].to_dict().items() if k != "highlight"}
+    old["highlight_threshold"] = 0.9
+    cfg = DegradeConfig.from_dict(old)
+    assert cfg.highlight == "ramp" and cfg.highlight_threshold == 0.9
+    x = _display_scene(1)
+    ramp = DegradeConfig(length=(10.0, 10.0), boost=(3.0, 3.0), highlight="ramp", highlight_threshold=0.9)
+    d = sample_degradation(5, ramp)
+    legacy = dict(d.record)
+    legacy.pop("highlight")  # a record written before the field existed
+    k = torch.from_numpy(d.kernel)[None]
+    assert torch.equal(apply_degradation(x, k, [legacy]), apply_degradation(x, k, [d.record]))
+    with pytest.raises(ValueError, match="highlight"):
+        DegradeConfig(highlight="glow")
+
+
+def test_video_preset_adds_no_noise():
+    cfg = PRESETS["video"]
+    assert cfg.shot == (0.0, 0.0) and cfg.read == (0.0, 0.0) and cfg.jpeg_quality is None
+    assert cfg.response == "srgb" and cfg.boost[1] > 1.0
