@@ -99,7 +99,7 @@ def _import_builtin() -> None:
     """Import the modules that register the built-in deblurrers (kept lazy so importing is cheap)."""
     import importlib
 
-    for mod in ("models.classical", "models.deblurgan", "models.deblurganv2", "models.svrnn"):
+    for mod in ("models.classical", "models.deblurgan", "models.deblurganv2", "models.nafnet", "models.svrnn"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:  # a module not written yet, not a missing dependency

@@ -56,7 +56,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from blurkit.io import atomic_write_bytes, write_image
-from models import deblurganv2, svrnn
+from models import deblurganv2, nafnet, svrnn
 from models.checkpoint import atomic_torch_save
 from models.data import (
     MixedPairs,
@@ -98,6 +98,7 @@ class DataConfig:
     sources: tuple[SourceConfig, ...]
     synthetic_to_real: float = 2.0
     blur_preset: str = "realistic"
+    blur: Mapping[str, Any] = field(default_factory=dict)  # preset fields to change, e.g. {length = [2, 30]}
     crop: int = 256
     margin: int = 32
     batch_size: int = 1
@@ -359,6 +360,20 @@ FAMILIES: dict[str, ModelFamily] = {
         train_kind=svrnn.TRAIN_KIND,
         log_fields=("step", "epoch", "lr", "loss_pixel", "loss_perceptual", "loss_g", "l1", "seconds"),
     ),
+    "nafnet": ModelFamily(
+        name="nafnet",
+        generator_config=nafnet.NAFNetConfig,
+        critic_config=None,
+        loss_config=svrnn.SVRNNLossConfig,
+        build_generator=nafnet.build_generator,
+        build_critic=None,
+        step=svrnn.train_step,
+        save_generator=nafnet.save_generator,
+        perceptual_variant=lambda lc: lc.perceptual if lc.uses_perceptual else "none",
+        size_multiple=nafnet.SIZE_MULTIPLE,
+        train_kind=nafnet.TRAIN_KIND,
+        log_fields=("step", "epoch", "lr", "loss_pixel", "loss_perceptual", "loss_g", "l1", "seconds"),
+    ),
 }
 
 
@@ -438,7 +453,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> TrainConfig:
         raw=dict(raw),
         model=name,
     )
-    multiple = family.size_multiple
+    multiple = int(getattr(cfg.generator, "size_multiple", family.size_multiple))
     o = cfg.optim
     if o.steps < 1 or not 0 <= o.decay_start <= o.steps:
         raise ValueError(
@@ -556,7 +571,8 @@ def _centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def build_validation(
-    val: ValConfig, data_root: Path | None, preset: str, device: torch.device
+    val: ValConfig, data_root: Path | None, preset: str, device: torch.device,
+    overrides: Mapping[str, Any] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fixed validation crops (blurred, sharp) on ``device``; on-the-fly ones blurred with fixed seeds."""
     from blurkit.io import list_images, read_image
@@ -583,7 +599,7 @@ def build_validation(
         from blurkit.synth import blur_batch
 
         seeds = [draw_seed(val.seed, 0, i) for i in range(n)]
-        blurred, _, _ = blur_batch(sharp, seeds, preset=preset)
+        blurred, _, _ = blur_batch(sharp, seeds, preset=preset, overrides=overrides)
     else:
         blurred = torch.stack([load(blur_paths[i]) for i in picks if blur_paths[i] is not None]).to(device)  # type: ignore[arg-type]
     return blurred.float(), sharp.float()
@@ -811,7 +827,7 @@ def train(
         return torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext()
 
     val_data = (
-        build_validation(config.val, root, d.blur_preset, dev)
+        build_validation(config.val, root, d.blur_preset, dev, d.blur)
         if (main and config.val is not None and config.val.root)
         else None
     )
@@ -889,7 +905,7 @@ def train(
         epoch = step // batches_per_epoch
         sampler.set_position(epoch, (step % batches_per_epoch) * d.batch_size)
         for batch in loader:
-            blurred, sharp = materialize_batch(batch, dev, d.margin, d.blur_preset)
+            blurred, sharp = materialize_batch(batch, dev, d.margin, d.blur_preset, d.blur)
             x, y = blurred * 2 - 1, sharp * 2 - 1
             fake, losses = family.step(
                 gen_model,
