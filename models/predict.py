@@ -1,9 +1,11 @@
-"""Deblur a folder of images: ``python -m models.predict --ckpt CKPT --src DIR --out DIR``.
+"""Deblur images: ``python -m models.predict --ckpt CKPT --src PHOTO.jpg|DIR|'GLOB' --out DIR``.
 
     --ckpt SPEC      checkpoint file (shipped generator, training checkpoint, original DeblurGAN
                      ``netG``) or a registered name (``identity``, ``unsharp``)
-    --src DIR        images to deblur (searched recursively)
-    --out DIR        where restored images go, same relative paths (PNG for lossy inputs)
+    --src SRC        what to deblur: one image file, a folder (searched recursively) or a quoted
+                     glob (``'shots/*.jpg'``, ``'**'`` recursive)
+    --out DIR        where restored images go, same relative paths (PNG for lossy inputs); for a
+                     glob, paths relative to the matches' common folder
     --device DEV     ``cpu`` (default) or ``cuda``
     --batch N        images per forward pass when sizes agree (default 1)
     --tile T         images larger than T pixels on a side are processed in overlapping tiles
@@ -40,6 +42,42 @@ class PredictSummary:
     skipped: int
 
 
+def resolve_inputs(src: str | Path) -> tuple[Path, list[Path]]:
+    """The images named by ``src`` and the folder their output paths are taken relative to.
+
+    ``src`` is one image file (its folder is the root), a folder (all images under it) or a glob
+    pattern (``*``, ``?``, ``[...]``; ``**`` matches folders recursively; the root is the common
+    folder of the matches).
+
+    Raises:
+        FileNotFoundError: no such file or folder, or nothing matches the pattern.
+        ValueError: a file that is not an image.
+    """
+    import glob
+    import os
+
+    from blurkit.io import IMAGE_SUFFIXES
+
+    text = str(src)
+    path = Path(text)
+    if path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(f"{path}: not an image file (expected one of {', '.join(sorted(IMAGE_SUFFIXES))})")
+        return path.parent, [path]
+    if path.is_dir():
+        return path, list_images(path)
+    if not glob.has_magic(text):
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    matches = sorted(
+        {Path(m).resolve() for m in glob.glob(text, recursive=True)
+         if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_SUFFIXES}
+    )
+    if not matches:
+        raise FileNotFoundError(f"{text}: no image matches this pattern")
+    root = Path(os.path.commonpath([m.parent for m in matches]))
+    return root, matches
+
+
 def output_path(src_root: Path, path: Path, out_root: Path) -> Path:
     """Output path of ``path``: same relative path under ``out_root``; lossy formats become PNG."""
     rel = path.relative_to(src_root)
@@ -57,29 +95,31 @@ def predict_folder(
     device: str | torch.device = "cpu",
     progress: bool = False,
 ) -> PredictSummary:
-    """Restore every image of ``src`` into ``out``; consecutive images of one size share a batch.
+    """Restore the images of ``src`` (a file, a folder or a glob: :func:`resolve_inputs`) into ``out``;
+    consecutive images of one size share a batch.
 
     Raises:
-        FileNotFoundError: ``src`` is missing.
+        FileNotFoundError: ``src`` is missing or matches no image.
         ValueError: ``batch`` < 1, ``src`` equals ``out``, or a model that needs the true kernel.
     """
     from tqdm import tqdm
 
-    src_root, out_root = Path(src), Path(out)
+    out_root = Path(out)
     if batch < 1:
         raise ValueError(f"batch: must be >= 1, got {batch}")
     if model.needs_kernel:
         raise ValueError(f"{model.name}: needs the true blur kernel; it cannot deblur a folder of images")
-    if not src_root.is_dir():
-        raise FileNotFoundError(f"{src_root}: no such folder")
-    if src_root.resolve() == out_root.resolve():
+    src_root, images = resolve_inputs(src)
+    if src_root.resolve() == out_root.resolve() and Path(src).is_dir():
         raise ValueError(f"--out {out_root}: must differ from --src")
     todo: list[tuple[Path, Path]] = []
     skipped = 0
-    for p in list_images(src_root):
+    for p in images:
+        dst = output_path(src_root, p, out_root)
+        if dst.resolve() == p.resolve():
+            raise ValueError(f"{p}: the output would overwrite this input; choose another --out")
         if out_root.resolve() in p.resolve().parents:
             continue
-        dst = output_path(src_root, p, out_root)
         if dst.exists() and not overwrite:
             skipped += 1
             continue
@@ -109,9 +149,9 @@ def predict_folder(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
-    ap = argparse.ArgumentParser(prog="python -m models.predict", description="Deblur a folder of images.")
+    ap = argparse.ArgumentParser(prog="python -m models.predict", description="Deblur images.")
     ap.add_argument("--ckpt", required=True, help="checkpoint file or registered deblurrer name")
-    ap.add_argument("--src", required=True, help="folder of images to deblur")
+    ap.add_argument("--src", required=True, help="an image file, a folder, or a quoted glob such as 'shots/*.jpg'")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
     ap.add_argument("--batch", type=int, default=1, help="images per forward pass (same-size images)")

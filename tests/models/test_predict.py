@@ -81,3 +81,31 @@ def test_predict_classical_and_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "none.pt" in capsys.readouterr().err
     assert main(["--ckpt", "identity", "--src", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_predict_takes_a_file_a_folder_or_a_glob(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _source_images(tmp_path)
+    one = tmp_path / "one"
+    assert main(["--ckpt", "identity", "--src", str(src / "odd.png"), "--out", str(one)]) == 0
+    assert sorted(p.name for p in one.iterdir()) == ["odd.png"]
+    assert np.array_equal(read_image(one / "odd.png"), read_image(src / "odd.png"))
+    assert "wrote 1" in capsys.readouterr().out
+
+    globbed = tmp_path / "globbed"
+    assert main(["--ckpt", "identity", "--src", str(src / "*.png"), "--out", str(globbed)]) == 0
+    assert sorted(p.name for p in globbed.iterdir()) == ["c.png", "odd.png"]  # not sub/b.jpg
+    rec = tmp_path / "rec"
+    assert main(["--ckpt", "identity", "--src", str(src / "**" / "*.jpg"), "--out", str(rec)]) == 0
+    assert [p.relative_to(rec).as_posix() for p in rec.rglob("*.png")] == ["b.png"]  # root: the matches' folder
+
+    capsys.readouterr()
+    assert main(["--ckpt", "identity", "--src", str(src / "*.tif"), "--out", str(tmp_path / "x")]) == 2
+    assert "no image matches" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("hello")
+    assert main(["--ckpt", "identity", "--src", str(tmp_path / "notes.txt"), "--out", str(tmp_path / "x")]) == 2
+    assert "notes.txt: not an image file" in capsys.readouterr().err
+    # restoring a file into its own folder would replace it: refused, the file is untouched
+    before = (src / "c.png").read_bytes()
+    assert main(["--ckpt", "identity", "--src", str(src / "c.png"), "--out", str(src), "--overwrite"]) == 2
+    assert "overwrite this input" in capsys.readouterr().err
+    assert (src / "c.png").read_bytes() == before
