@@ -224,16 +224,32 @@ def inspect(
     sample: Annotated[int, typer.Option(help="Pairs on the contact sheet.")] = 12,
     seed: Annotated[int, typer.Option(help="Seed choosing the sampled pairs.")] = 0,
     psnr_sample: Annotated[int, typer.Option(help="Pairs to compute PSNR on (0 = all).")] = 500,
+    reference: Annotated[
+        Path | None,
+        typer.Option("--reference", help="Real pairs (blur/+sharp/ or GoPro layout) to compare realism with."),
+    ] = None,
+    realism_sample: Annotated[int, typer.Option(help="Pairs of each folder for the realism statistics.")] = 40,
+    realism_plot: Annotated[
+        Path | None, typer.Option("--realism-plot", help="PNG of the realism distributions (with --reference).")
+    ] = None,
 ) -> None:
-    """Summary statistics of a pair folder (kernel lengths, sizes, PSNR) and a contact sheet."""
+    """Summary statistics of a pair folder (kernel lengths, sizes, PSNR) and a contact sheet; with
+    --reference, its realism statistics beside real pairs' (offset, noise, blur strength, gradients)."""
     from blurkit.synth.inspection import inspect_pairs
 
     try:
-        report = inspect_pairs(pairs, sheet=out, sample=sample, seed=seed, psnr_sample=psnr_sample)
-    except (ValueError, FileNotFoundError) as exc:
+        if reference is None:
+            report = inspect_pairs(pairs, sheet=out, sample=sample, seed=seed, psnr_sample=psnr_sample)
+            typer.echo("\n".join(report.lines()))
+            return
+        from blurkit.synth.realism import realism_report
+
+        if out is not None:
+            typer.echo("\n".join(inspect_pairs(pairs, sheet=out, sample=sample, seed=seed, psnr_sample=psnr_sample).lines()))
+        typer.echo(realism_report(pairs, reference, limit=realism_sample or None, plot=realism_plot))
+    except (ValueError, FileNotFoundError, OSError) as exc:
         _fail(str(exc))
         return
-    typer.echo("\n".join(report.lines()))
 
 
 @app.command()
