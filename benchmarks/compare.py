@@ -11,7 +11,7 @@ peak 255) and SSIM (``skimage`` variant) of the 8-bit rounded output against the
 
 ``--html`` also writes ``report.html`` into ``--out``: one self-contained page (no network) with the
 score table, the per-image chart and a before/after slider per pair for every deblurrer
-(:mod:`benchmarks.html_report`; ``--html-pairs`` and ``--html-side`` bound its size).
+(:mod:`benchmarks.html_report`; ``--html-pairs``, ``--html-side`` and ``--html-format`` set its size).
 """
 
 from __future__ import annotations
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--html-pairs", type=int, default=12, help="pairs that get a slider on the page (default 12)")
     ap.add_argument("--html-side", type=int, default=512, help="longest image side on the page, px (default 512)")
+    ap.add_argument(
+        "--html-format", choices=("jpg", "png"), default="jpg", help="images on the page: jpg (quality 95) or png"
+    )
     args = ap.parse_args(argv)
     if args.html and args.out is None:
         print("error: --html needs --out (the page is written to OUT/report.html)", file=sys.stderr)
@@ -153,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 shown,
                 title=f"Deblurring comparison on {args.pairs.name or args.pairs}",
                 meta={"pairs": str(args.pairs), "date": meta["date"], "commit": meta["commit"], "device": args.device},
+                image_format=args.html_format,
             )
             print(f"wrote {page}")
     return 0

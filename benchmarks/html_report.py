@@ -1,6 +1,6 @@
 """One self-contained HTML page for a comparison of deblurrers (``python -m benchmarks.compare --html``).
 
-The page holds everything inline — images as PNG ``data:`` URIs, the chart as SVG, one small script
+The page holds everything inline — images as JPEG (quality 95, 4:4:4) or PNG ``data:`` URIs, the chart as SVG, one small script
 and the styles — and a Content-Security-Policy that forbids every other source, so it opens offline
 and loads nothing from the network. Sections:
 
@@ -61,18 +61,38 @@ def reduce_for_display(img: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
-def png_data_uri(img: np.ndarray) -> str:
-    """A ``data:image/png;base64,...`` URI of a uint8 RGB (H, W, 3) or gray (H, W) image."""
+IMAGE_FORMATS = ("jpg", "png")
+
+
+def image_data_uri(img: np.ndarray, fmt: str = "jpg", quality: int = 95) -> str:
+    """A ``data:`` URI of a uint8 RGB (H, W, 3) or gray (H, W) image.
+
+    ``fmt="jpg"`` (quality ``quality``, no chroma subsampling) keeps pages small; ``"png"`` is
+    lossless.
+
+    >>> image_data_uri(np.zeros((4, 4, 3), np.uint8), "png")[:22]
+    'data:image/png;base64,'
+    """
     import cv2
 
     arr = np.asarray(img)
     if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
         raise ValueError(f"image: expected uint8 (H, W) or (H, W, 3), got {arr.dtype} {arr.shape}")
-    bgr = arr[:, :, ::-1] if arr.ndim == 3 else arr
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr))
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"fmt: expected one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}")
+    bgr = np.ascontiguousarray(arr[:, :, ::-1] if arr.ndim == 3 else arr)
+    if fmt == "png":
+        ok, buf = cv2.imencode(".png", bgr)
+        mime = "image/png"
+    else:
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+        if hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
+            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+        ok, buf = cv2.imencode(".jpg", bgr, params)
+        mime = "image/jpeg"
     if not ok:
-        raise ValueError(f"image: PNG encoding failed for shape {arr.shape}")
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+        raise ValueError(f"image: {fmt} encoding failed for shape {arr.shape}")
+    return f"data:{mime};base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
 def _fmt(v: Any, digits: int) -> str:
@@ -191,6 +211,7 @@ def _slider(
     rows: Sequence[Mapping[str, Any]],
     min_width: int,
     mean_psnr: Mapping[str, float],
+    fmt: str,
 ) -> str:
     h, w = pair.blurred.shape[:2]
     zoom = max(1, math.ceil(min_width / w))
@@ -206,7 +227,7 @@ def _slider(
         hidden = "" if j == 0 else " hidden"
         label = "sharp image" if name == SHARP else f"output of {name}"
         afters.append(
-            f'<img class="after" data-name="{html.escape(name)}" src="{png_data_uri(img)}" alt="{html.escape(label)}"{hidden}>'
+            f'<img class="after" data-name="{html.escape(name)}" src="{image_data_uri(img, fmt)}" alt="{html.escape(label)}"{hidden}>'
         )
         r = scores.get(name)
         detail = f" · {_fmt(float(r['psnr']), 2)} dB" if r is not None else ""
@@ -221,7 +242,7 @@ def _slider(
         f'<figcaption>{html.escape(pair.key)}</figcaption>'
         f'<div class="stage{pixelated}" style="{style}">'
         f"{''.join(afters)}"
-        f'<img class="before" src="{png_data_uri(pair.blurred)}" alt="blurred input">'
+        f'<img class="before" src="{image_data_uri(pair.blurred, fmt)}" alt="blurred input">'
         f'<div class="handle"></div>'
         f'<span class="tag left">blurred</span><span class="tag right">{first}</span>'
         f"</div>"
@@ -309,6 +330,7 @@ def render_report(
     title: str = "Deblurring comparison",
     meta: Mapping[str, Any] | None = None,
     min_width: int = 320,
+    image_format: str = "jpg",
 ) -> str:
     """The whole page as a string.
 
@@ -320,12 +342,15 @@ def render_report(
         title: the page title.
         meta: run metadata shown under the title (date, commit, device, …).
         min_width: sliders of smaller images are enlarged to at least this width (CSS pixels).
+        image_format: ``jpg`` (quality 95, no chroma subsampling; small pages) or ``png`` (lossless).
     """
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image_format: expected one of {', '.join(IMAGE_FORMATS)}, got {image_format!r}")
     deblurrers = [str(s["deblurrer"]) for s in summary]
     meta_text = " · ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in (meta or {}).items())
     n_pairs = len({r["pair"] for r in rows})
     mean_psnr = {str(s["deblurrer"]): s.get("psnr", math.nan) for s in summary}
-    sliders = "".join(_slider(i, p, rows, min_width, mean_psnr) for i, p in enumerate(pairs))
+    sliders = "".join(_slider(i, p, rows, min_width, mean_psnr, image_format) for i, p in enumerate(pairs))
     shown = (
         f"<p class=note>The first {len(pairs)} of {n_pairs} pairs.</p>" if 0 < len(pairs) < n_pairs else ""
     )

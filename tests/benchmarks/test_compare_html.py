@@ -72,7 +72,7 @@ def test_images_decode_and_match_the_pairs(report: Path) -> None:
     assert len(uris) == 3 * 2 + 3 + 3 + 2
     shapes = []
     for u in uris:
-        assert u.startswith("data:image/png;base64,")
+        assert u.startswith("data:image/jpeg;base64,")  # the default format
         img = cv2.imdecode(np.frombuffer(base64.b64decode(u.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
         assert img is not None
         shapes.append(img.shape)
@@ -111,6 +111,22 @@ def test_chart_handles_infinite_and_missing_scores() -> None:
     svg = per_image_chart(rows, ["x", "y"])
     assert svg.count("<circle") == 3 and 'fill="none"' in svg
     assert "No scores" in per_image_chart([], ["x"])
+
+
+def test_png_images_are_lossless() -> None:
+    img = np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    pair = ReportPair("a", img, img, {"m": img[::-1].copy()})
+    summary = [{"deblurrer": "m", "pairs": 1, "psnr": 10.0, "ssim_skimage": 0.1, "seconds_per_image": 0.1}]
+    page = render_report(summary, [{"pair": "a", "deblurrer": "m", "psnr": 10.0}], [pair], image_format="png")
+    decoded = [
+        cv2.imdecode(np.frombuffer(base64.b64decode(u.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+        for u in _data_uris(page)
+    ]
+    assert all(u.startswith("data:image/png;base64,") for u in _data_uris(page))
+    assert len(decoded) == 3
+    assert sum(np.array_equal(d, img) for d in decoded) == 2 and any(np.array_equal(d, img[::-1]) for d in decoded)
+    with pytest.raises(ValueError, match="image_format"):
+        render_report(summary, [], [pair], image_format="gif")
 
 
 def test_render_escapes_names() -> None:
