@@ -176,6 +176,7 @@ class DevTools:
             "--disable-component-update",
             "--disable-sync",
             "--disable-extensions",
+            "--disable-dev-shm-usage",
             f"--user-data-dir={profile}",
             "--remote-debugging-pipe",
             "--window-size=1200,1600",
