@@ -21,7 +21,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 class AlbumentationsBlur(A.ImageOnlyTransform):
     """Camera-shake blur and degradation from a blurkit preset, a new draw per call.
 
-    Only ``image`` (and each image of ``images``) is blurred. Masks, boxes and keypoints pass
+    Only ``image`` is blurred (and each image of ``images``, all with the call's one draw). Masks, boxes and keypoints pass
     unchanged, and so do extra image targets declared with ``additional_targets`` — give the pipeline
     the sharp image as ``sharp`` (``additional_targets={"sharp": "image"}``) and the crops and flips
     before this transform apply to both, while the blur applies to ``image`` alone: an aligned pair.
