@@ -8,6 +8,10 @@
 Non-blind deblurrers (Wiener, Richardson–Lucy) get each pair's true kernel from ``kernels/`` and are
 skipped, with a note, on pairs that have none (e.g. averaged video frames). Scores: PSNR (RGB, 8-bit,
 peak 255) and SSIM (``skimage`` variant) of the 8-bit rounded output against the sharp image.
+
+``--html`` also writes ``report.html`` into ``--out``: one self-contained page (no network) with the
+score table, the per-image chart and a before/after slider per pair for every deblurrer
+(:mod:`benchmarks.html_report`; ``--html-pairs``, ``--html-side`` and ``--html-format`` set its size).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +36,21 @@ def _kernel_for(pairs: Path, blur_path: Path) -> np.ndarray | None:
     return np.load(k) if k.is_file() else None
 
 
+OutputHook = Callable[[str, np.ndarray, np.ndarray, dict[str, np.ndarray]], None]
+
+
 def compare(
-    pairs: Path, deblurrers: list[str], device: str = "cpu", limit: int | None = None
+    pairs: Path,
+    deblurrers: list[str],
+    device: str = "cpu",
+    limit: int | None = None,
+    on_pair: OutputHook | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Score each deblurrer on each pair; returns (per-image rows, summary rows)."""
+    """Score each deblurrer on each pair; returns (per-image rows, summary rows).
+
+    ``on_pair(key, blurred, sharp, outputs)``, when given, is called after each pair with the uint8
+    images and the outputs of the deblurrers that ran on it (``{spec: uint8 image}``).
+    """
     from models.base import load_deblurrer
 
     matched = match_by_relative_path(pairs / "blur", pairs / "sharp")
@@ -47,6 +63,7 @@ def compare(
         sharp = read_uint8(sharp_path)
         kernel = _kernel_for(pairs, blur_path)
         x = torch.from_numpy(blur).permute(2, 0, 1)[None].float().div(255).to(device)
+        outputs: dict[str, np.ndarray] = {}
         for spec, model in models:
             if model.needs_kernel and kernel is None:
                 continue
@@ -57,6 +74,9 @@ def compare(
             seconds = time.perf_counter() - t0
             out = (y[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
             rows.append({"pair": key, "deblurrer": spec, "seconds": seconds, **score_pair(out, sharp, ("skimage",))})
+            outputs[spec] = out
+        if on_pair is not None:
+            on_pair(key, blur, sharp, outputs)
     summary = []
     for spec, _ in models:
         mine = [r for r in rows if r["deblurrer"] == spec]
@@ -79,10 +99,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--limit", type=int, default=None, help="score the first N pairs only")
     ap.add_argument("--out", type=Path, default=None, help="write per-image CSV, summary markdown and JSON here")
+    ap.add_argument(
+        "--html", action="store_true", help="also write OUT/report.html: scores, chart and before/after sliders"
+    )
+    ap.add_argument("--html-pairs", type=int, default=12, help="pairs that get a slider on the page (default 12)")
+    ap.add_argument("--html-side", type=int, default=512, help="longest image side on the page, px (default 512)")
+    ap.add_argument(
+        "--html-format", choices=("jpg", "png"), default="jpg", help="images on the page: jpg (quality 95) or png"
+    )
     args = ap.parse_args(argv)
+    if args.html and args.out is None:
+        print("error: --html needs --out (the page is written to OUT/report.html)", file=sys.stderr)
+        return 2
+    if args.html and (args.html_pairs < 0 or args.html_side < 8):
+        print("error: --html-pairs must be >= 0 and --html-side >= 8", file=sys.stderr)
+        return 2
     specs = args.deblurrer or ["identity", "unsharp", "wiener", "richardson_lucy"]
+    shown: list[Any] = []
+    hook = None
+    if args.html:
+        from benchmarks.html_report import ReportPair, reduce_for_display
+
+        def hook(key: str, blur: np.ndarray, sharp: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
+            if len(shown) < args.html_pairs:
+                side = args.html_side
+                shown.append(
+                    ReportPair(
+                        key,
+                        reduce_for_display(blur, side),
+                        reduce_for_display(sharp, side),
+                        {k: reduce_for_display(v, side) for k, v in outputs.items()},
+                    )
+                )
+
     try:
-        rows, summary = compare(args.pairs, specs, args.device, args.limit)
+        rows, summary = compare(args.pairs, specs, args.device, args.limit, on_pair=hook)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -93,7 +144,21 @@ def main(argv: list[str] | None = None) -> int:
 
         atomic_write_bytes(args.out / "per_image.csv", csv_bytes(rows))
         atomic_write_bytes(args.out / "summary.md", (table + "\n").encode())
-        write_json(args.out / "summary.json", {"metadata": metadata(args.device), "pairs": str(args.pairs), "summary": summary})
+        meta = metadata(args.device)
+        write_json(args.out / "summary.json", {"metadata": meta, "pairs": str(args.pairs), "summary": summary})
+        if args.html:
+            from benchmarks.html_report import write_report
+
+            page = write_report(
+                args.out / "report.html",
+                summary,
+                rows,
+                shown,
+                title=f"Deblurring comparison on {args.pairs.name or args.pairs}",
+                meta={"pairs": str(args.pairs), "date": meta["date"], "commit": meta["commit"], "device": args.device},
+                image_format=args.html_format,
+            )
+            print(f"wrote {page}")
     return 0
 
 

@@ -19,11 +19,13 @@ items are visited in a fresh random order each epoch. Every draw's seed derives 
 do not depend on the number of workers, and a run resumed at step *s* sees the same data as an
 uninterrupted one (:meth:`MixedSampler.set_position`). With several processes (``torchrun``) each
 rank takes every ``world_size``-th draw, like ``torch.utils.data.DistributedSampler``.
+
+Finding pairs, crops and the on-device blur are :mod:`blurkit.data`'s (the same functions behind
+its public ``OnTheFlyPairs`` and ``PairFolder`` datasets); their names are re-exported here.
 """
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +36,33 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from blurkit.io import list_images, read_image
+from blurkit.data import (
+    blur_crops,
+    find_pairs,
+    load_pair_crop,
+    load_sharp_crop,
+    random_crop_flip,
+)
+from blurkit.data import chw as _chw
+from blurkit.io import list_images
+
+__all__ = [
+    "SOURCE_KINDS",
+    "SYNTHETIC_KINDS",
+    "MixedBatch",
+    "MixedPairs",
+    "MixedSampler",
+    "Source",
+    "SourceConfig",
+    "collate_mixed",
+    "draw_seed",
+    "find_pairs",
+    "materialize_batch",
+    "random_crop_flip",
+    "resolve_source",
+    "seed_worker",
+    "source_probabilities",
+]
 
 SOURCE_KINDS = ("pairs", "on_the_fly", "gopro")
 SYNTHETIC_KINDS = ("pairs", "on_the_fly")
@@ -75,64 +103,6 @@ class Source:
 
     def __len__(self) -> int:
         return len(self.sharp)
-
-
-def _pairs_from_manifest(root: Path, manifest: Path) -> tuple[list[Path], list[Path]]:
-    with manifest.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        cols = set(reader.fieldnames or [])
-        if not {"blur", "sharp"} <= cols:
-            raise ValueError(f"{manifest}: needs columns 'blur' and 'sharp', has {sorted(cols)}")
-        rows = list(reader)
-    blur = [root / r["blur"] for r in rows]
-    sharp = [root / r["sharp"] for r in rows]
-    for p in (*blur, *sharp):
-        if not p.is_file():
-            raise FileNotFoundError(f"{p}: listed in {manifest} but missing")
-    return blur, sharp
-
-
-def _pairs_from_folders(blur_dir: Path, sharp_dir: Path) -> tuple[list[Path], list[Path]]:
-    sharp = list_images(sharp_dir)
-    blur: list[Path] = []
-    for s in sharp:
-        b = blur_dir / s.relative_to(sharp_dir)
-        if not b.is_file():
-            raise FileNotFoundError(f"{b}: blurry image for {s} missing")
-        blur.append(b)
-    return blur, sharp
-
-
-def find_pairs(root: str | Path, kind: str = "pairs") -> tuple[list[Path], list[Path]]:
-    """Blurry and sharp paths of a pair folder.
-
-    Args:
-        root: the folder.
-        kind: ``pairs`` (``manifest.csv``, else ``blur/`` + ``sharp/``) or ``gopro``
-            (``<root>/<scene>/{blur,sharp}`` or ``<root>/{blur,sharp}``).
-
-    Raises:
-        FileNotFoundError: the folder, a listed file or a counterpart image is missing.
-        ValueError: no pairs found, or a manifest without ``blur``/``sharp`` columns.
-    """
-    r = Path(root)
-    if not r.is_dir():
-        raise FileNotFoundError(f"{r}: no such folder")
-    if kind == "pairs" and (r / "manifest.csv").is_file():
-        blur, sharp = _pairs_from_manifest(r, r / "manifest.csv")
-    elif (r / "blur").is_dir() and (r / "sharp").is_dir():
-        blur, sharp = _pairs_from_folders(r / "blur", r / "sharp")
-    elif kind == "gopro":
-        blur, sharp = [], []
-        for scene in sorted(p for p in r.iterdir() if (p / "blur").is_dir() and (p / "sharp").is_dir()):
-            b, s = _pairs_from_folders(scene / "blur", scene / "sharp")
-            blur += b
-            sharp += s
-    else:
-        raise ValueError(f"{r}: no manifest.csv and no blur/ + sharp/ subfolders")
-    if not sharp:
-        raise ValueError(f"{r}: no image pairs found")
-    return blur, sharp
 
 
 def resolve_source(config: SourceConfig, data_root: str | Path | None = None) -> Source:
@@ -251,40 +221,6 @@ class MixedSampler(Sampler[tuple[int, int, int]]):
         return iter(mine[self.start :])
 
 
-def _pad_to_at_least(img: np.ndarray, size: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    ph, pw = max(0, size - h), max(0, size - w)
-    if ph == 0 and pw == 0:
-        return img
-    widths = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0))
-    if ph < h and pw < w:
-        return np.pad(img, widths, mode="reflect")
-    return np.pad(img, widths, mode="edge")
-
-
-def random_crop_flip(
-    images: Sequence[np.ndarray], size: int, rng: np.random.Generator, flips: bool = True
-) -> list[np.ndarray]:
-    """The same random ``size``×``size`` crop and flips of aligned (H, W, 3) images (padded if small)."""
-    if len({im.shape for im in images}) != 1:
-        raise ValueError(f"images: aligned images must have one shape, got {[im.shape for im in images]}")
-    padded = [_pad_to_at_least(im, size) for im in images]
-    h, w = padded[0].shape[:2]
-    top = int(rng.integers(0, h - size + 1))
-    left = int(rng.integers(0, w - size + 1))
-    out = [im[top : top + size, left : left + size] for im in padded]
-    if flips:
-        if rng.random() < 0.5:
-            out = [im[:, ::-1] for im in out]
-        if rng.random() < 0.5:
-            out = [im[::-1] for im in out]
-    return [np.ascontiguousarray(im) for im in out]
-
-
-def _chw(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-
-
 class MixedPairs(Dataset[dict[str, Any]]):
     """Map-style dataset indexed by ``(source, item, seed)`` draws of a :class:`MixedSampler`.
 
@@ -309,12 +245,9 @@ class MixedPairs(Dataset[dict[str, Any]]):
     def __getitem__(self, index: tuple[int, int, int]) -> dict[str, Any]:  # type: ignore[override]
         src_idx, item, seed = index
         source = self.sources[src_idx]
-        rng = np.random.default_rng(seed)
         blur_path = source.blur[item]
         if blur_path is None:
-            (sharp,) = random_crop_flip(
-                [read_image(source.sharp[item])], self.crop + 2 * self.margin, rng, self.flips
-            )
+            sharp = load_sharp_crop(source.sharp[item], self.crop + 2 * self.margin, seed, self.flips)
             return {
                 "synthetic_on_the_fly": True,
                 "sharp": _chw(sharp),
@@ -322,12 +255,7 @@ class MixedPairs(Dataset[dict[str, Any]]):
                 "seed": seed,
                 "source": src_idx,
             }
-        blur_img, sharp_img = read_image(blur_path), read_image(source.sharp[item])
-        if blur_img.shape != sharp_img.shape:
-            raise ValueError(
-                f"{blur_path}: size {blur_img.shape[:2]} differs from {source.sharp[item]} {sharp_img.shape[:2]}"
-            )
-        blur, sharp = random_crop_flip([blur_img, sharp_img], self.crop, rng, self.flips)
+        blur, sharp = load_pair_crop(blur_path, source.sharp[item], self.crop, seed, self.flips)
         return {
             "synthetic_on_the_fly": False,
             "sharp": _chw(sharp),
@@ -382,19 +310,16 @@ def materialize_batch(
     """Blurred and sharp (B, 3, S, S) tensors on ``device``, blurring on-the-fly crops there.
 
     The on-the-fly crops are blurred with ``blurkit.synth.blur_batch`` (one kernel per seed) on the
-    device, then the ``margin`` is cut off both the blurred and the sharp crop.
+    device, then the ``margin`` is cut off both the blurred and the sharp crop
+    (:func:`blurkit.data.blur_crops`, the machinery of :class:`blurkit.data.OnTheFlyPairs`).
     """
     blurs = [batch.pair_blur.to(device, non_blocking=True)] if batch.pair_blur.shape[0] else []
     sharps = [batch.pair_sharp.to(device, non_blocking=True)] if batch.pair_sharp.shape[0] else []
     if batch.fly_sharp.shape[0]:
-        from blurkit.synth import blur_batch
-
         sharp = batch.fly_sharp.to(device, non_blocking=True)
-        blurred, _, _ = blur_batch(sharp, batch.fly_seeds, preset=preset, overrides=overrides)
-        m = margin
-        h, w = sharp.shape[-2:]
-        blurs.append(blurred[..., m : h - m, m : w - m])
-        sharps.append(sharp[..., m : h - m, m : w - m])
+        blurred, cut = blur_crops(sharp, batch.fly_seeds, margin, preset=preset, overrides=overrides)
+        blurs.append(blurred)
+        sharps.append(cut)
     if not sharps:
         raise ValueError("batch: empty")
     return torch.cat(blurs).float(), torch.cat(sharps).float()

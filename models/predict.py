@@ -147,9 +147,28 @@ def predict_folder(
     return PredictSummary(written=written, skipped=skipped)
 
 
+PREDICT_EPILOG = """\
+shipped checkpoints (models/weights/):
+  deblurgan_blurkit.pt  reduced DeblurGAN generator (3.9 MB), 50 minutes on 2 CPU cores (deblurgan_cpu.toml)
+  svrnn_blurkit.pt      compact spatially variant RNN (0.2 MB), 20 minutes on 2 CPU cores (svrnn_cpu.toml)
+--ckpt also takes a training checkpoint (runs/NAME/checkpoint.pt) of any model family (deblurgan,
+deblurganv2, svrnn, nafnet), an original DeblurGAN generator state dict, or a registered name (identity, unsharp).
+
+--src takes one image file, a folder (searched recursively) or a quoted glob ('shots/**/*.png').
+
+example:
+  python -m models.predict --ckpt models/weights/svrnn_blurkit.pt --src blurry/ --out restored/
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
-    ap = argparse.ArgumentParser(prog="python -m models.predict", description="Deblur images.")
+    ap = argparse.ArgumentParser(
+        prog="python -m models.predict",
+        description="Deblur images: one file, a folder or a glob.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=PREDICT_EPILOG,
+    )
     ap.add_argument("--ckpt", required=True, help="checkpoint file or registered deblurrer name")
     ap.add_argument("--src", required=True, help="an image file, a folder, or a quoted glob such as 'shots/*.jpg'")
     ap.add_argument("--out", required=True, help="output folder")

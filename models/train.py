@@ -970,10 +970,37 @@ def train(
     return TrainResult(step=step, finished=finished, out=out_dir, history=history)
 
 
+TRAIN_EPILOG = """\
+model families ([model] name in the config):
+  deblurgan     DeblurGAN (Kupyn et al. 2018): ResNet generator, PatchGAN critic, WGAN-GP + perceptual loss
+  deblurganv2   DeblurGAN-v2 (Kupyn et al. 2019): FPN over MobileNetV2, double-scale RaLSGAN critic
+  svrnn         spatially variant RNN (Zhang et al. 2018): recurrent sweeps as a parallel scan, pixel loss
+  nafnet        NAFNet (Chen et al. 2022): U-Net of gated blocks without activations, pixel loss
+
+shipped configs (models/configs/):
+  deblurgan.toml          paper size, for a GPU
+  deblurgan_cpu.toml      reduced, about an hour on 2 CPU cores (made models/weights/deblurgan_blurkit.pt)
+  deblurgan_small.toml    tiny, CPU smoke runs and model comparisons
+  deblurganv2.toml        the paper's MobileNet model, for a GPU
+  deblurganv2_small.toml  CPU smoke runs and model comparisons
+  svrnn.toml              the authors' released network (9.23 M parameters), for a GPU
+  svrnn_cpu.toml          compact, about 20 minutes on 2 CPU cores (made models/weights/svrnn_blurkit.pt)
+  svrnn_small.toml        compact, CPU smoke runs and model comparisons
+  nafnet_cpu.toml         small NAFNet on the video preset, CPU budget (the sim-to-real study's network)
+Data sources, fields and recipes: docs/models.md.
+
+example:
+  python -m models.train --config models/configs/svrnn_small.toml --data-root DATA --out runs/rnn
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
     ap = argparse.ArgumentParser(
-        prog="python -m models.train", description="Train a deblurring model from a TOML config."
+        prog="python -m models.train",
+        description="Train a deblurring model from a TOML config.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=TRAIN_EPILOG,
     )
     ap.add_argument("--config", required=True, help="TOML configuration file")
     ap.add_argument("--out", default=None, help="run folder (default runs/<config stem>)")
