@@ -69,6 +69,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe("realistic", "blurkit realistic: linear light, highlight boost, noise"),
         Recipe("realistic_jpeg", "realistic + JPEG 60-95", "realistic_jpeg"),
         Recipe("video", "blurkit video: realistic without added noise", "video"),
+        Recipe("video_local", "video, half the pairs blurred in one region only", "video", {"local": 0.5}),
+        Recipe("video_local_0", "video_local with lengths 0-60 px", "video", {"local": 0.5, "length": [0.0, 60.0]}),
         Recipe("no_linear_light", "realistic, blur of display values", blur={"response": "linear"}),
         Recipe("no_highlight_boost", "realistic without highlight boost", blur={"boost": 1.0}),
         Recipe("no_noise", "realistic without sensor noise (= video)", blur={"shot": 0.0, "read": 0.0}),

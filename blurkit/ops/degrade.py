@@ -11,7 +11,9 @@ Steps, in order (each optional except the blur):
    luminance exceeds the threshold, 0.9 there, scaled by a soft ramp up to ``boost``): it also
    brightens highlights that were never clipped, on the blurred side only, so its blurred images
    are brighter than their sharp targets; it is kept so that older pair folders regenerate;
-3. blur with the sample's kernel (true convolution, ``border`` mode recorded);
+3. blur with the sample's kernel (true convolution, ``border`` mode recorded); with probability
+   ``local`` only inside a random smooth region (an object that moved while the rest of the scene
+   stood still: outside it the scene stays sharp, as in most of a real video frame);
 4. saturation: clip to the sensor's full scale [0, 1] (highlights smear into streaks);
 5. Poisson–Gaussian sensor noise (``shot``, ``read``), clipped to [0, 1];
 6. linear → display;
@@ -72,7 +74,8 @@ class DegradeConfig:
     Noise levels ``shot`` and ``read`` are drawn log-uniformly when both ends are positive.
 
     Highlights: ``highlight`` (``clipped`` or ``ramp``) and ``highlight_threshold`` choose which
-    pixels ``boost`` raises (module docstring).
+    pixels ``boost`` raises (module docstring). ``local`` is the probability that a sample's blur
+    covers only a random region (:func:`local_mask`); the rest of the image stays sharp.
     """
 
     kernel: str = "trajectory"
@@ -94,6 +97,7 @@ class DegradeConfig:
     read: Range = (0.0, 0.0)
     jpeg_quality: tuple[int, int] | None = None
     border: str = "reflect"
+    local: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kernel not in KERNEL_SOURCES:
@@ -109,6 +113,8 @@ class DegradeConfig:
             check_size(self.kernel_size)
         if not 0.0 <= float(self.highlight_threshold) < 1.0:
             raise ValueError(f"highlight_threshold: must be in [0, 1), got {self.highlight_threshold}")
+        if not 0.0 <= float(self.local) <= 1.0:
+            raise ValueError(f"local: a probability in [0, 1], got {self.local}")
         object.__setattr__(self, "angle", _range("angle", self.angle, -360.0, 360.0))
         object.__setattr__(self, "boost", _range("boost", self.boost, 1.0, 1000.0))
         object.__setattr__(self, "shot", _range("shot", self.shot, 0.0, 1.0))
@@ -268,6 +274,9 @@ def sample_degradation(seed: int, config: DegradeConfig) -> Degradation:
     record["highlight"] = config.highlight
     record["highlight_threshold"] = float(config.highlight_threshold)
     record["border"] = config.border
+    if config.local > 0:  # drawn last, so the other draws are those of a config without it
+        record["local"] = bool(rng.random() < config.local)
+        record["local_seed"] = int(rng.integers(0, 2**62))
     return Degradation(kernel=kernel.astype(np.float32), record=record)
 
 
@@ -300,6 +309,13 @@ def apply_degradation(
     x = boost_highlights(x, records)
     blurred = convolve(x, kernels, border=border)
     assert isinstance(blurred, torch.Tensor)
+    if any(r.get("local") for r in records):
+        masks = torch.stack([
+            local_mask(int(r["local_seed"]), x.shape[-2], x.shape[-1], x.device) if r.get("local")
+            else torch.ones(x.shape[-2:], device=x.device)
+            for r in records
+        ])[:, None]
+        blurred = masks * blurred + (1.0 - masks) * x
     y = blurred.clamp(0.0, 1.0)
     noisy = []
     for i, r in enumerate(records):
@@ -338,6 +354,29 @@ def boost_highlights(x: torch.Tensor, records: Sequence[Mapping[str, Any]]) -> t
     ramp = ((luminance(x) - thr) / (1.0 - thr)).clamp(0.0, 1.0)
     mask = torch.where(clipped, (x >= thr).to(x.dtype), ramp)
     return x * (1.0 + gain * mask)
+
+
+def local_mask(seed: int, height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The region a ``local`` blur covers: a soft-edged random ellipse, (H, W) in [0, 1].
+
+    Centre anywhere in the image, semi-axes 15–50 % of the image's sides, any orientation, an edge
+    that fades over about 4 % of the smaller side. A pure function of ``seed`` and the size.
+
+    >>> m = local_mask(3, 40, 60)
+    >>> m.shape, 0.0 <= float(m.min()) < float(m.max()) <= 1.0
+    (torch.Size([40, 60]), True)
+    """
+    rng = np.random.default_rng(int(seed))
+    cy, cx = rng.random() * height, rng.random() * width
+    ay, ax = (0.15 + 0.35 * rng.random()) * height, (0.15 + 0.35 * rng.random()) * width
+    theta = math.pi * rng.random()
+    soft = max(1.0, 0.04 * min(height, width))
+    yy = torch.arange(height, device=device, dtype=torch.float32).view(-1, 1) - cy
+    xx = torch.arange(width, device=device, dtype=torch.float32).view(1, -1) - cx
+    u = xx * math.cos(theta) + yy * math.sin(theta)
+    v = -xx * math.sin(theta) + yy * math.cos(theta)
+    r = torch.sqrt((u / ax) ** 2 + (v / ay) ** 2)  # 1 on the ellipse
+    return ((1.0 - r) * min(ax, ay) / soft + 0.5).clamp(0.0, 1.0)
 
 
 def _jpeg_round_trip(x: torch.Tensor, qualities: Sequence[int | None]) -> torch.Tensor:

@@ -259,3 +259,26 @@ def test_video_preset_adds_no_noise():
     cfg = PRESETS["video"]
     assert cfg.shot == (0.0, 0.0) and cfg.read == (0.0, 0.0) and cfg.jpeg_quality is None
     assert cfg.response == "srgb" and cfg.boost[1] > 1.0
+
+
+def test_local_blur_leaves_the_rest_of_the_scene_sharp():
+    from blurkit.ops.degrade import local_mask
+
+    x = _images(1, 64, 80)
+    over = {"length": 20.0, "shot": 0.0, "read": 0.0, "boost": 1.0, "local": 1.0}
+    y, _, rec = degrade_batch(x, [4], "realistic", over)
+    assert rec[0]["local"] is True
+    mask = local_mask(rec[0]["local_seed"], 64, 80)
+    assert torch.equal(local_mask(rec[0]["local_seed"], 64, 80), mask)
+    outside, inside = mask == 0, mask == 1
+    assert outside.any() and inside.any()
+    assert torch.allclose(y[0][:, outside], x[0][:, outside], atol=1e-5)  # static: untouched
+    full, _, _ = degrade_batch(x, [4], "realistic", {**over, "local": 0.0})
+    assert float((y[0][:, inside] - x[0][:, inside]).abs().mean()) > 0.05  # blurred inside
+    # the other draws do not depend on the local option
+    assert {k: v for k, v in rec[0].items() if k not in ("local", "local_seed")} == sample_degradation(
+        4, resolve_config("realistic", {**over, "local": 0.0})
+    ).record
+    assert not torch.equal(full, y)
+    with pytest.raises(ValueError, match="local"):
+        DegradeConfig(local=1.5)
