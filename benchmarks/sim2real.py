@@ -80,8 +80,9 @@ RECIPES: dict[str, Recipe] = {
         Recipe("real", "real frame averages (disjoint frames)", source="real"),
     )
 }
-#: The default study: every recipe except the duplicate ``no_noise`` (the ``video`` preset).
-DEFAULT_RECIPES = tuple(n for n in RECIPES if n != "no_noise")
+#: The default study: every recipe except the duplicate ``no_noise`` (the ``video`` preset) and the
+#: ``local`` variants (``--recipes`` adds them).
+DEFAULT_RECIPES = tuple(n for n in RECIPES if n not in ("no_noise", "video_local", "video_local_0"))
 
 
 def _copy_frames(src: Path, dst: Path, frames: Sequence[Path]) -> Path:
