@@ -106,6 +106,7 @@ class ImageHeader:
     width: int
     height: int
     pages: int = 1
+    detail: str = ""
 
 
 def _int_tokens(text: bytes, count: int) -> list[int] | None:
@@ -186,6 +187,49 @@ def _exr_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+_TIFF_TYPES = {1: 1, 3: 2, 4: 4, 16: 8}  # BYTE, SHORT, LONG, LONG8: bytes per value
+_SAMPLE_FORMATS = {1: "unsigned integer", 2: "signed integer", 3: "floating-point", 4: "undefined"}
+
+
+def _tiff_header(data: bytes) -> ImageHeader | None:
+    """Width, height, page count and sample type of a TIFF (classic or BigTIFF) from its IFDs."""
+    order = "little" if data[:2] == b"II" else "big"
+    big = int.from_bytes(data[2:4], order) == 43
+    n = len(data)
+
+    def u(off: int, size: int) -> int:
+        if off < 0 or off + size > n:
+            raise IndexError
+        return int.from_bytes(data[off : off + size], order)
+
+    try:
+        offset = u(8, 8) if big else u(4, 4)
+        first: dict[int, int] = {}
+        pages = 0
+        seen: set[int] = set()
+        while offset and offset not in seen and pages < 100_000:
+            seen.add(offset)
+            count = u(offset, 8) if big else u(offset, 2)
+            entry0 = offset + (8 if big else 2)
+            size = 20 if big else 12
+            if pages == 0:
+                for k in range(min(count, 4096)):
+                    e = entry0 + k * size
+                    tag, typ = u(e, 2), u(e + 2, 2)
+                    if tag in (256, 257, 258, 339) and typ in _TIFF_TYPES:
+                        first.setdefault(tag, u(e + (12 if big else 8), _TIFF_TYPES[typ]))
+            pages += 1
+            offset = u(entry0 + count * size, 8 if big else 4)
+    except IndexError:
+        if not first:
+            return None
+    if 256 not in first or 257 not in first:
+        return None
+    bits, fmt = first.get(258, 1), first.get(339, 1)
+    detail = f"{bits}-bit {_SAMPLE_FORMATS.get(fmt, 'unknown')} samples"
+    return ImageHeader("tiff", first[256], first[257], max(pages, 1), detail)
+
+
 def _pillow_header(data: bytes, fmt: str, pillow_formats: tuple[str, ...]) -> ImageHeader | None:
     import io as _io
     import warnings
@@ -227,7 +271,7 @@ def read_header(data: bytes | np.ndarray) -> ImageHeader | None:
         wh = _jpeg_size(b)
         return ImageHeader("jpeg", *wh) if wh else None
     if b[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
-        return _pillow_header(bytes(data), "tiff", ("TIFF",))  # the IFD may sit at the end
+        return _tiff_header(bytes(data))  # the IFDs may sit anywhere in the file
     if b.startswith(b"RIFF") and b[8:12] == b"WEBP":
         return _pillow_header(b, "webp", ("WEBP",))
     if b.startswith(b"BM"):
@@ -303,6 +347,10 @@ def decode_bytes(data: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ImageReadError(f"{p}: cannot decode as an image (unsupported pixel type or layout; {detail[:160]})") from None
     if img is None:
+        header = read_header(data)
+        if header is not None:
+            what = f"{header.format.upper()} {header.width}x{header.height}" + (f", {header.detail}" if header.detail else "")
+            raise ImageReadError(f"{p}: cannot decode as an image ({what}: corrupt, truncated or an unsupported pixel type)")
         raise ImageReadError(f"{p}: cannot decode as an image (corrupt, truncated or not an image)")
     return img
 

@@ -435,6 +435,9 @@ def make_dataset(
     sources = resolve_sources(src)
     check_folders(sources, out_p)
     config = resolve_config(preset, overrides)
+    from blurkit.synth.bank import check_limits
+
+    check_limits(config)
     check_bank(config)
     items = plan_items(sources, seed, variants, limit, layout)
     settings = run_settings(seed, preset, config, variants, fmt, quality, sources, layout)

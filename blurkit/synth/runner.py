@@ -783,6 +783,11 @@ def _call_last(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], item: I
     return fn(item, *args)
 
 
+def one_line(text: str) -> str:
+    """Control characters shown as ``\\xNN`` escapes (a file name cannot split a printed line)."""
+    return "".join(f"\\x{ord(c):02x}" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text)
+
+
 def plan_report(result: MakeResult, fmt: str, kernel: bool, show: int = 5) -> str:
     """Human-readable lines describing a dry run: counts, the first items and their output paths."""
     out = result.out or Path(".")
@@ -792,7 +797,7 @@ def plan_report(result: MakeResult, fmt: str, kernel: bool, show: int = 5) -> st
     for it in result.planned[:show]:
         p = item_paths(it, fmt, kernel)
         src = f"{len(it.frames)} frames {it.frame_rels[0]}..{it.frame_rels[-1]}" if it.frames else it.rel
-        lines.append(f"  {src} -> {out / p['blur']}, {out / p['sharp']}")
+        lines.append(one_line(f"  {src} -> {out / p['blur']}, {out / p['sharp']}"))
     if len(result.planned) > show:
         lines.append(f"  ... and {len(result.planned) - show} more")
     return "\n".join(lines)
