@@ -245,7 +245,7 @@ def inside_out(out: Path, rel: str) -> Path:
     """
     parts = rel.split("/")
     if (
-        not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts)
+        not rel or rel.startswith("/") or ("\\" in rel and os.sep == "\\") or any(p in ("", ".", "..") for p in parts)
         or any(ord(c) < 32 or ord(c) == 127 for c in rel)
     ):
         raise ValueError(f"{out}: refusing to write {rel!r}: not a plain path inside the output folder")

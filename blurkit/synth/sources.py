@@ -141,6 +141,8 @@ def resolve_sources(src: str | os.PathLike[str]) -> SourceSet:
         ValueError: two sources would get the same relative name (list file), or an unreadable list.
     """
     text = os.fspath(src)
+    if not text.strip():
+        raise ValueError("src: empty; pass a folder, a glob pattern or a list file")
     p = Path(text)
     if p.is_dir():
         found = list_images(p) + _broken_links(p)
