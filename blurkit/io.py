@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -193,7 +194,7 @@ _SAMPLE_FORMATS = {1: "unsigned integer", 2: "signed integer", 3: "floating-poin
 
 def _tiff_header(data: bytes) -> ImageHeader | None:
     """Width, height, page count and sample type of a TIFF (classic or BigTIFF) from its IFDs."""
-    order = "little" if data[:2] == b"II" else "big"
+    order: Literal["little", "big"] = "little" if data[:2] == b"II" else "big"
     big = int.from_bytes(data[2:4], order) == 43
     n = len(data)
 

@@ -89,8 +89,9 @@ def test_every_command_with_bad_arguments_prints_one_clear_line(src, pairs, tmp_
     for args in _bad_invocations(tmp_path, pairs, src):
         r = runner.invoke(app, args)
         _clean_exit(r)
-        if args[0] != "nonsense-command" and not (args == ["verify"] or len(args) == 3 and args[0] == "make"):
-            first = [ln for ln in r.output.splitlines() if ln.strip()][0]
+        usage_error = args[0] == "nonsense-command" or args == ["verify"] or (len(args) == 3 and args[0] == "make")
+        if not usage_error:
+            first = next(ln for ln in r.output.splitlines() if ln.strip())
             assert first.startswith("error:"), (args, r.output)
 
 
