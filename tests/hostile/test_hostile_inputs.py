@@ -362,6 +362,8 @@ def test_w18_one_line_per_bad_file_and_nothing_from_the_c_libraries(tmp_path, ca
     data = (folder / "ok.png").read_bytes()
     (folder / "cut.png").write_bytes(data[: len(data) // 2])
     (folder / "junk.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 50)
+    # an ancillary chunk with a bad CRC: decodes, but libpng prints "libpng warning: gAMA: CRC error"
+    (folder / "warn.png").write_bytes(data[:33] + b"\x00\x00\x00\x04gAMA\x00\x00\xb1\x8f\x00\x00\x00\x00" + data[33:])
     from blurkit.cli import main
 
     with pytest.raises(SystemExit):
@@ -377,6 +379,7 @@ def test_w18_one_line_per_bad_file_and_nothing_from_the_c_libraries(tmp_path, ca
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len([ln for ln in lines if ln.startswith("failed:")]) == 2
     assert [ln for ln in lines if not ln.startswith(("failed:", "see "))] == [], err
+    assert len(read_manifest(tmp_path / "o")) == 2  # ok.png and warn.png
 
 
 def test_w19_jpg_regeneration_is_close_but_documented_as_not_byte_exact(src, tmp_path):
