@@ -28,4 +28,3 @@ def test_cuda_batches_match_cpu_and_fail_items_alone(sharp_folder, tmp_path):
         x = np.asarray(Image.open(cpu / rel).convert("RGB"), dtype=int)
         y = np.asarray(Image.open(gpu / rel).convert("RGB"), dtype=int)
         assert np.abs(x - y).max() <= 1, rel
-
