@@ -218,7 +218,11 @@ def _tiff_header(data: bytes) -> ImageHeader | None:
                     e = entry0 + k * size
                     tag, typ = u(e, 2), u(e + 2, 2)
                     if tag in (256, 257, 258, 339) and typ in _TIFF_TYPES:
-                        first.setdefault(tag, u(e + (12 if big else 8), _TIFF_TYPES[typ]))
+                        field = e + (12 if big else 8)
+                        width = _TIFF_TYPES[typ]
+                        if u(e + 4, 8 if big else 4) * width > (8 if big else 4):  # values stored elsewhere
+                            field = u(field, 8 if big else 4)
+                        first.setdefault(tag, u(field, width))
             pages += 1
             offset = u(entry0 + count * size, 8 if big else 4)
     except IndexError:

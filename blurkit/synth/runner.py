@@ -748,6 +748,9 @@ def _run_locked(
     except OutputError as exc:
         stopped = exc
         _remove_stale(out, targets)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the CLI: workers are gone, tidy up
+        _remove_stale(out, targets)
+        raise
     try:
         keys = {it.key for it in items} if shard is not None else None
         rows = [r for r in collect_rows(out) if keys is None or r["key"] in keys]
