@@ -27,7 +27,7 @@ from blurkit.synth.manifest import (
     read_json,
     write_manifest,
 )
-from blurkit.synth.runner import settings_differ, shard_of
+from blurkit.synth.runner import JobLock, settings_differ, shard_of
 
 _SHARD_RE = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.csv$")
 
@@ -64,6 +64,7 @@ def merge_shards(out: str | os.PathLike[str]) -> MergeReport:
 
     Raises:
         FileNotFoundError: ``out`` holds no shard manifest.
+        JobLocked: a shard is still running in ``out``.
         ValueError: shards of different ``N``, shards made with different settings (seed, preset,
             config, sources, …; recorded in each shard's plan), a pair listed by two shards, or an
             unreadable shard file (named).
@@ -81,6 +82,11 @@ def merge_shards(out: str | os.PathLike[str]) -> MergeReport:
     if len(counts) != 1:
         raise ValueError(f"{root}: shard manifests of different shard counts {sorted(counts)}; keep one N")
     n = counts.pop()
+    with JobLock(root):  # no shard may be writing while the manifest is assembled
+        return _merge(root, n, found)
+
+
+def _merge(root: Path, n: int, found: dict[int, Path]) -> MergeReport:
     report = MergeReport(shards=n, missing_shards=[i for i in range(n) if i not in found])
     _check_same_settings(root, n, sorted(found))
     owner: dict[str, int] = {}

@@ -268,3 +268,15 @@ def test_o31_layouts_resume_and_verify_and_write_the_same_images(src, tmp_path, 
         assert (ref / a.loc[key, "blur"]).read_bytes() == (out / b.loc[key, "blur"]).read_bytes()
     with pytest.raises(ValueError, match="layout"):
         _make(src, out, seed=3, resume=True)  # another layout is another job
+
+
+def test_o27_merge_while_a_shard_is_still_running_is_refused(src, tmp_path):
+    out = tmp_path / "o"
+    _make(src, out, shard="0/2")
+    _make(src, out, shard="1/2")
+    with JobLock(out, (1, 2)):
+        with pytest.raises(JobLocked):
+            merge_shards(out)
+        r = runner.invoke(app, ["merge", str(out)])
+        assert r.exit_code == 2 and "another blurkit job" in r.output
+    assert merge_shards(out).ok and not (out / LOCK_FILE).exists()
