@@ -360,7 +360,12 @@ class JobLock:
         import fcntl
 
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # never through a symbolic link: the lock file is truncated and written
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise ValueError(f"{path}: the lock file is a symbolic link; remove it") from None
+                raise
             try:
                 fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -664,7 +669,10 @@ def run_job(
 
 
 def _exists(out: Path, p: Mapping[str, str]) -> bool:
-    return (out / p["meta"]).exists() or (out / p["blur"]).exists()
+    try:
+        return (out / p["meta"]).exists() or (out / p["blur"]).exists()
+    except OSError:  # a path too long for the file system: the pair fails when it is written
+        return False
 
 
 def settings_differ(previous: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:

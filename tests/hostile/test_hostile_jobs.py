@@ -280,3 +280,13 @@ def test_o27_merge_while_a_shard_is_still_running_is_refused(src, tmp_path):
         r = runner.invoke(app, ["merge", str(out)])
         assert r.exit_code == 2 and "another blurkit job" in r.output
     assert merge_shards(out).ok and not (out / LOCK_FILE).exists()
+
+
+def test_o28_lock_file_planted_as_a_symlink_to_a_photo_is_not_followed(src, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    before = tree_hash(src)
+    os.symlink(src / "p0.png", out / LOCK_FILE)
+    with pytest.raises(ValueError, match="symbolic link"):
+        _make(src, out)
+    assert tree_hash(src) == before
