@@ -418,12 +418,12 @@ class JobLock:
         return self
 
     def release(self) -> None:
-        import fcntl
-
         for path, fd in reversed(self._files):
             if fd < 0:  # pragma: no cover - Windows
                 path.unlink(missing_ok=True)
                 continue
+            import fcntl
+
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # last holder: remove the file
                 path.unlink(missing_ok=True)

@@ -74,9 +74,12 @@ def _glob_root(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
-def _rel_outside(path: Path) -> str:
+def _rel_outside(path: Path, follow: bool = True) -> str:
+    """An absolute path without its root (``/data/a.png`` → ``data/a.png``): the name of a source
+    outside the folder it is named against. ``follow=False`` keeps a symbolic link's own name (its
+    folder is still resolved), so two links to one file stay two sources."""
     try:
-        p = path.resolve()
+        p = path.resolve() if follow else path.parent.resolve() / path.name
     except (RuntimeError, OSError):  # a symbolic link loop: keep the name as written
         p = Path(os.path.normpath(os.path.abspath(path)))
     return PurePosixPath(p.as_posix()).relative_to(PurePosixPath(p.anchor.replace("\\", "/"))).as_posix()
@@ -163,7 +166,7 @@ def resolve_sources(src: str | os.PathLike[str]) -> SourceSet:
         for norm in sorted(matches):
             rel = os.path.relpath(norm, root)
             if rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
-                rel = _rel_outside(Path(norm))
+                rel = _rel_outside(Path(norm), follow=False)
             rel = check_rel(Path(rel).as_posix(), text)
             if rel in by_rel:
                 raise ValueError(f"{text}: two matches would get the same source name {rel!r}")

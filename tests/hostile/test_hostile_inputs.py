@@ -430,3 +430,43 @@ def test_o21_errors_csv_keeps_hostile_names_in_one_row_each(tmp_path):
     res = _make(folder, tmp_path / "o")
     df = pd.read_csv(tmp_path / "o" / "errors.csv")
     assert len(df) == 1 and df["source"].iloc[0] == 'comma, "quote"\n.png' and not res.ok
+
+
+def test_o29_make_opens_nothing_for_writing_outside_out(tmp_path, monkeypatch):
+    """Every open for writing during a hostile run (bad files, links, long and odd names, a glob with
+    ``..``) names a path inside ``--out``; the sources are byte-identical afterwards."""
+    import builtins
+
+    trav = tmp_path / "t"
+    photo(trav / "victim/ok.png")
+    photo(trav / "victim/" f"{'y' * 240}.png", seed=1)
+    photo(trav / "victim/odd\tname.png", seed=2)
+    (trav / "victim/junk.png").write_bytes(b"junk")
+    os.symlink(trav / "victim/ok.png", trav / "victim/link.png")
+    os.symlink(trav / "victim/none.png", trav / "victim/dangling.png")
+    (trav / "a/b/d1").mkdir(parents=True)
+    before = tree_hash(trav)
+    writes: list[str] = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def spy_open(file, mode="r", *a, **k):
+        if isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+"):
+            writes.append(os.path.abspath(file))
+        return real_open(file, mode, *a, **k)
+
+    def spy_os_open(path, flags, *a, **k):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND):
+            writes.append(os.path.abspath(path))
+        return real_os_open(path, flags, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(os, "open", spy_os_open)
+    monkeypatch.chdir(trav)
+    out = tmp_path / "out"
+    res = _make("a/b/d*/../../../victim/*.png", out)
+    monkeypatch.undo()
+    assert res.written == 4 and sorted(s.rsplit("/", 1)[-1] for s, _ in res.errors) == ["dangling.png", "junk.png"]
+    inside = os.path.realpath(out) + "/"
+    outside = [w for w in writes if w != os.devnull and not (os.path.realpath(w) + "/").startswith(inside)]
+    assert writes and outside == [], outside
+    assert tree_hash(trav) == before
