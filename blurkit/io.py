@@ -264,7 +264,7 @@ def read_header(data: bytes | np.ndarray) -> ImageHeader | None:
 
     >>> import cv2, numpy as np
     >>> read_header(cv2.imencode(".png", np.zeros((3, 5), np.uint8))[1])
-    ImageHeader(format='png', width=5, height=3, pages=1)
+    ImageHeader(format='png', width=5, height=3, pages=1, detail='')
     """
     b = bytes(data[: 8 << 20])
     wh: tuple[int, int] | None = None
