@@ -16,7 +16,9 @@ A sharded run writes ``manifest.shard-I-of-N.csv``, ``plan.shard-I-of-N.json`` a
 
 A row holds the source, the outputs, the item seed, every drawn value (kernel parameters, kernel seed,
 boost, noise levels and noise seed, JPEG quality, border, response) and SHA-256 checksums of the
-images and the kernel file. The blurred image of ``make`` is a function of (sharp image, seed,
+images and the kernel file. Rows of ``make`` also hold ``source_size`` and ``source_sha256`` (the
+source file as read), so ``resume`` redoes a pair whose source changed; rows written before these
+columns existed stay valid. The blurred image of ``make`` is a function of (sharp image, seed,
 config), so it can be regenerated from the pair folder alone with :func:`regenerate_blurred`. Rows of
 ``average`` say ``kernel_source=frames`` and list the averaged frames.
 """
