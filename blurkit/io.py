@@ -203,11 +203,11 @@ def _tiff_header(data: bytes) -> ImageHeader | None:
             raise IndexError
         return int.from_bytes(data[off : off + size], order)
 
+    first: dict[int, int] = {}
+    pages = 0
+    seen: set[int] = set()
     try:
         offset = u(8, 8) if big else u(4, 4)
-        first: dict[int, int] = {}
-        pages = 0
-        seen: set[int] = set()
         while offset and offset not in seen and pages < 100_000:
             seen.add(offset)
             count = u(offset, 8) if big else u(offset, 2)
