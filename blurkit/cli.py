@@ -1,11 +1,21 @@
-"""The ``blurkit`` command line: thin wrappers over library functions."""
+"""The ``blurkit`` command line: thin wrappers over library functions.
+
+Every command prints one line per problem and exits non-zero; no user input, argument or
+file-system state ends in a traceback (:func:`_guard`): bad arguments exit with 2, a run that
+stopped or found failures with 1, an interruption with 130.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 
 app = typer.Typer(
@@ -17,9 +27,74 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clean(text: object) -> str:
+    """``text`` on one line: control characters (a newline in a file name) shown as ``\\xNN`` escapes,
+    so that no input can forge or split an output line.
+
+    >>> clean("a\\nfailed: b.png")
+    'a\\\\x0afailed: b.png'
+    """
+    return "".join(
+        f"\\x{ord(c):02x}" if ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" else c for c in str(text)
+    )
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {clean(message)}", err=True)
+    raise typer.Exit(code=code)
+
+
+def _os_error(exc: OSError) -> str:
+    if exc.filename is not None:
+        where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else str(exc.filename)
+        return f"{where}: {exc.strerror or exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _guard(fn: F) -> F:
+    """Turn any exception of a command into one ``error:`` line and an exit code (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            _fail("interrupted; files written so far are complete (run again with --resume to finish)", 130)
+        except FileNotFoundError as exc:
+            _fail(_os_error(exc) if exc.errno is not None else str(exc), 2 if exc.errno is None else 1)
+        except OSError as exc:
+            _fail(_os_error(exc), 1)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            _fail(str(exc) or type(exc).__name__, 2)
+        except MemoryError:
+            _fail("out of memory", 1)
+        except Exception as exc:  # the last line of defence: still one line, no traceback
+            _fail(f"{type(exc).__name__}: {exc}", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While a job runs, SIGTERM stops it like Ctrl-C (workers stopped, temporary files removed)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def parse_value(text: str) -> Any:
@@ -104,6 +179,7 @@ def _pair(v: tuple[float, ...]) -> tuple[float, float] | float:
 
 
 @app.command()
+@_guard
 def make(
     src: Annotated[str, typer.Option("--src", help="Sharp images: a folder (recursive), a quoted glob such as 'photos/**/*.jpg', or a text file of paths.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for pairs (not inside --src).")],
@@ -134,6 +210,9 @@ def make(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be done; write nothing.")] = False,
     max_pixels: Annotated[int, typer.Option(help="Refuse sources with more pixels (0 = no limit).")] = 64_000_000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    layout: Annotated[
+        str, typer.Option(help="Output layout: default (blur/, sharp/), gopro (<scene>/{blur,sharp}/NNNNNN) or basicsr (lq/, gt/).")
+    ] = "default",
 ) -> None:
     """Make aligned blurry/sharp pairs, their kernels and a manifest from sharp images."""
     from blurkit.synth.dataset import make_dataset
@@ -153,13 +232,14 @@ def make(
             src, out, seed=seed, preset=preset, overrides=overrides, variants=variants,
             workers=workers, device=device, fmt=fmt, quality=quality, resume=resume, overwrite=overwrite,
             limit=limit, batch=batch, progress=not quiet, on_error=report, shard=shard, backend=backend,
-            scheduler=scheduler, dry_run=dry_run, max_pixels=max_pixels,
+            scheduler=scheduler, dry_run=dry_run, max_pixels=max_pixels, layout=layout, on_note=_note,
         ),
         out, fmt, kernel=True,
     )
 
 
 @app.command()
+@_guard
 def average(
     src: Annotated[str, typer.Option("--src", help="Folder of frame sequences (each folder = one sequence), glob or list file.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for pairs (not inside --src).")],
@@ -188,13 +268,14 @@ def average(
             src, out, window=window, stride=stride, seed=seed, response=response, workers=workers, fmt=fmt,
             quality=quality, resume=resume, overwrite=overwrite, limit=limit, progress=not quiet,
             on_error=report, shard=shard, backend=backend, scheduler=scheduler, dry_run=dry_run,
-            max_pixels=max_pixels,
+            max_pixels=max_pixels, on_note=_note,
         ),
         out, fmt, kernel=False,
     )
 
 
 @app.command()
+@_guard
 def merge(
     out: Annotated[Path, typer.Argument(help="Pair folder holding every shard's files (manifest.shard-I-of-N.csv, meta/).")],
 ) -> None:
@@ -208,7 +289,7 @@ def merge(
         return
     problems = report.problems()
     for line in problems[:50]:
-        typer.echo(line, err=True)
+        typer.echo(clean(line), err=True)
     if len(problems) > 50:
         typer.echo(f"... and {len(problems) - 50} more", err=True)
     typer.echo(f"{report.pairs} pair(s) from {report.shards} shard(s) -> {report.manifest}")
@@ -218,6 +299,7 @@ def merge(
 
 
 @app.command()
+@_guard
 def inspect(
     pairs: Annotated[Path, typer.Argument(help="Pair folder (with manifest.csv).")],
     out: Annotated[Path | None, typer.Option("--out", help="Write a contact sheet PNG (blurred | sharp | kernel).")] = None,
@@ -247,29 +329,50 @@ def inspect(
         if out is not None:
             typer.echo("\n".join(inspect_pairs(pairs, sheet=out, sample=sample, seed=seed, psnr_sample=psnr_sample).lines()))
         typer.echo(realism_report(pairs, reference, limit=realism_sample or None, plot=realism_plot))
-    except (ValueError, FileNotFoundError, OSError) as exc:
+    except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
+        return
+    except OSError as exc:  # writing the contact sheet or the plot (read-only folder, full disk)
+        target = out if out is not None else realism_plot
+        where = f"{target}: cannot write the {'contact sheet' if out is not None else 'realism plot'}" if target else str(pairs)
+        _fail(f"{where} ({exc.strerror or exc})", 1)
         return
 
 
 @app.command()
+@_guard
 def verify(
     pairs: Annotated[Path, typer.Argument(help="Pair folder (with manifest.csv).")],
 ) -> None:
     """Check that every file of a pair folder exists, decodes and matches the manifest; exit 1 if not."""
     from blurkit.synth.inspection import format_problems, verify_pairs
+    from blurkit.synth.manifest import check_manifest
 
     try:
-        problems = verify_pairs(pairs)
+        structure = check_manifest(pairs)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
+    if structure:  # paths outside the folder, bad sizes: do not open any listed file
+        for line in structure[:50]:
+            typer.echo(clean(line), err=True)
+        typer.echo(f"{len(structure)} problem(s) in {clean(pairs)}'s manifest", err=True)
+        raise typer.Exit(code=1)
+    try:
+        problems = verify_pairs(pairs)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        _fail(f"{pairs}: {exc}" if isinstance(exc, KeyError) else str(exc))
+        return
     for line in format_problems(problems):
-        typer.echo(line, err=True)
+        typer.echo(clean(line), err=True)
     if problems:
         typer.echo(f"{len(problems)} problem(s) in {pairs}", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"{pairs}: every pair matches the manifest")
+
+
+def _note(message: str) -> None:
+    typer.echo(f"note: {clean(message)}", err=True)
 
 
 def _run(job: Any, out: Path, fmt: str, kernel: bool) -> None:
@@ -279,13 +382,14 @@ def _run(job: Any, out: Path, fmt: str, kernel: bool) -> None:
     quiet_decoder_warnings()
 
     def report(source: str, reason: str) -> None:
-        typer.echo(f"failed: {source}: {reason}", err=True)
+        typer.echo(f"failed: {clean(source)}: {clean(reason)}", err=True)
 
     try:
-        result = job(report)
+        with _terminate_as_interrupt():
+            result = job(report)
     except OutputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        _fail(str(exc), 1)
+        return
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         _fail(str(exc))
         return
@@ -302,6 +406,7 @@ def _run(job: Any, out: Path, fmt: str, kernel: bool) -> None:
 
 
 @app.command()
+@_guard
 def kernel(
     show: Annotated[bool, typer.Option("--show", help="Draw sampled kernels in the terminal.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Save the grid as a PNG (or, with --bank, the bank .npz).")] = None,
@@ -317,14 +422,19 @@ def kernel(
 ) -> None:
     """Sample kernels from a preset and show them (terminal and/or PNG with trajectories)."""
     from blurkit.ops.degrade import resolve_config
+    from blurkit.synth.bank import MAX_BANK
     from blurkit.viz import _trajectory_pixels, kernel_to_text, save_kernel_grid, text_grid
 
     if bank is not None and out is None:
         _fail("--bank: pass --out FILE.npz for the bank")
     if not show and out is None:
         _fail("nothing to do: pass --show and/or --out FILE.png")
-    if count < 1:
-        _fail(f"count: must be >= 1, got {count}")
+    if not 1 <= count <= MAX_SHOW:
+        _fail(f"count: must be in 1..{MAX_SHOW}, got {count}")
+    if bank is not None and not 1 <= bank <= MAX_BANK:
+        _fail(f"--bank: must be in 1..{MAX_BANK} kernels, got {bank}")
+    if not 1 <= width <= 400 or not 1 <= columns <= 100:
+        _fail(f"width/columns: expected 1..400 cells and 1..100 columns, got {width} and {columns}")
     try:
         overrides = parse_overrides(set_)
         if size is not None:
@@ -332,16 +442,22 @@ def kernel(
         if exposure is not None:
             overrides.update(convenience_overrides(exposure=exposure))
         if bank is not None and out is not None:
+            import sys
+
+            from tqdm import tqdm
+
             from blurkit.synth.bank import export_kernel_bank
 
-            export_kernel_bank(out, bank, seed=seed, preset=preset, overrides=overrides)
+            with tqdm(total=bank, unit="kernel", file=sys.stderr, desc="blurkit kernel", disable=bank < 200) as bar:
+                export_kernel_bank(out, bank, seed=seed, preset=preset, overrides=overrides, progress=bar.update)
             typer.echo(f"{bank} kernel(s) -> {out}")
             if not show:
                 return
             out = None
         config = resolve_config(preset, overrides)
-        from blurkit.synth.bank import sample_bank
+        from blurkit.synth.bank import check_limits, sample_bank
 
+        check_limits(config)
         degs = sample_bank(count, seed, config)
     except ValueError as exc:
         _fail(str(exc))
@@ -361,8 +477,15 @@ def kernel(
         blocks = [kernel_to_text(d.kernel, width=width, path=p) for d, p in zip(degs, paths, strict=True)]
         typer.echo(text_grid(blocks, titles, columns=columns))
     if out is not None:
-        save_kernel_grid(out, [d.kernel for d in degs], titles, paths, columns=columns)
+        try:
+            save_kernel_grid(out, [d.kernel for d in degs], titles, paths, columns=columns)
+        except OSError as exc:
+            _fail(f"{out}: cannot write the kernel grid ({exc.strerror or exc})", 1)
         typer.echo(f"saved {out}")
+
+
+#: Most kernels ``kernel --show`` draws.
+MAX_SHOW = 1000
 
 
 def _title(r: dict[str, Any], k: int) -> str:
@@ -377,17 +500,23 @@ def _title(r: dict[str, Any], k: int) -> str:
 
 
 @app.command()
+@_guard
 def samples(
     out: Annotated[Path, typer.Argument(help="Folder to write the sample photos into.")],
 ) -> None:
     """Write the sample photos bundled with scikit-image (PNG) into a folder."""
     from blurkit.samples import write_samples
 
-    paths = write_samples(out)
+    try:
+        paths = write_samples(out)
+    except OSError as exc:
+        _fail(f"{out}: cannot write the sample photos ({exc.strerror or exc})", 1)
+        return
     typer.echo(f"{len(paths)} sample image(s) in {out}")
 
 
 @app.command()
+@_guard
 def presets() -> None:
     """List the degradation presets and their settings."""
     from blurkit.ops.degrade import PRESETS

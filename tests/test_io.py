@@ -94,3 +94,51 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
     write_outputs(tmp_path, [("d/e.bin", b"y")])
     for name in ("a.png", "b.bin", "c.pt", "d/e.bin"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected, name
+
+
+def test_header_sizes_pages_and_refusals(tmp_path):
+    import cv2
+    import pytest
+    from PIL import Image
+
+    from blurkit.io import check_image_header, read_header
+
+    img = (np.random.default_rng(0).random((9, 13, 3)) * 255).astype(np.uint8)
+    for suffix in (".png", ".jpg", ".tif", ".webp", ".bmp", ".ppm"):
+        h = read_header(cv2.imencode(suffix, img)[1])
+        assert h is not None and (h.width, h.height, h.pages) == (13, 9, 1), suffix
+    pages = [Image.fromarray(img), Image.fromarray(img[::-1])]
+    pages[0].save(tmp_path / "two.tif", save_all=True, append_images=pages[1:])
+    data = np.fromfile(tmp_path / "two.tif", np.uint8)
+    assert read_header(data).pages == 2
+    with pytest.raises(ImageReadError, match="2 pages"):
+        check_image_header(data, tmp_path / "two.tif", 0)
+    png = cv2.imencode(".png", img)[1]
+    assert check_image_header(png, "x.png", 117).width == 13
+    with pytest.raises(ValueError, match="too large.*13x9"):
+        check_image_header(png, "x.png", 116)
+    with pytest.raises(ImageReadError, match="unknown format"):
+        check_image_header(np.frombuffer(b"not an image at all", np.uint8), "x.png", 10)
+    assert check_image_header(np.frombuffer(b"not an image at all", np.uint8), "x.png", 0) is None
+
+
+def test_long_names_get_short_temporary_files(tmp_path):
+    from blurkit.io import NAME_MAX, shorten_name, temp_stem
+
+    name = "é" * 120 + ".png"  # 244 bytes: fine as a name, too long with a temporary prefix/suffix
+    atomic_write_bytes(tmp_path / name, b"data")
+    assert (tmp_path / name).read_bytes() == b"data" and len(list(tmp_path.iterdir())) == 1
+    assert len(temp_stem(name).encode()) + 14 <= NAME_MAX and temp_stem(name) == temp_stem(name)
+    assert shorten_name("a" * 300, 100) != shorten_name("a" * 299 + "b", 100)
+    assert len(shorten_name("a" * 300, 100).encode()) <= 100
+
+
+def test_float_images_outside_unit_range_are_refused(tmp_path):
+    import cv2
+    import pytest
+
+    cv2.imwrite(str(tmp_path / "hi.tif"), np.full((4, 4, 3), 3.0, np.float32))
+    cv2.imwrite(str(tmp_path / "ok.tif"), np.full((4, 4, 3), 0.25, np.float32))
+    with pytest.raises(ImageReadError, match="not 0..1"):
+        read_image(tmp_path / "hi.tif")
+    assert np.allclose(read_image(tmp_path / "ok.tif"), 0.25)

@@ -17,6 +17,8 @@ import numpy as np
 from blurkit.kernels.psf import normalize_kernel, stack_kernels
 
 BANK_SUFFIXES = (".npy", ".npz", ".mat", ".png", ".tif", ".tiff")
+#: A kernel image larger than this (pixels) is refused before decoding.
+MAX_KERNEL_PIXELS = 4096 * 4096
 
 
 def _from_array(arr: np.ndarray, where: str, matlab: bool = False) -> list[tuple[str, np.ndarray]]:
@@ -36,9 +38,25 @@ def _from_array(arr: np.ndarray, where: str, matlab: bool = False) -> list[tuple
     return []
 
 
+_MAGIC = {".npy": (b"\x93NUMPY",), ".npz": (b"PK\x03\x04", b"PK\x05\x06")}
+
+
+def _check_magic(p: Path, suffix: str) -> None:
+    if suffix not in _MAGIC:
+        return
+    with open(p, "rb") as f:
+        head = f.read(8)
+    if not head:
+        raise ValueError("empty file (0 bytes)")
+    if not head.startswith(_MAGIC[suffix]):
+        kind = "NumPy .npy" if suffix == ".npy" else "NumPy .npz (zip)"
+        raise ValueError(f"not a {kind} file (it starts with {head[:6]!r})")
+
+
 def _read_file(p: Path) -> list[tuple[str, np.ndarray]]:
     suffix = p.suffix.lower()
     try:
+        _check_magic(p, suffix)
         if suffix == ".npy":
             return _from_array(np.load(p, allow_pickle=False), str(p))
         if suffix == ".npz":
@@ -56,12 +74,18 @@ def _read_file(p: Path) -> list[tuple[str, np.ndarray]]:
                 for item in _from_array(value, f"{p}:{key}", matlab=True)
             ]
         if suffix in (".png", ".tif", ".tiff"):
-            img = cv2.imdecode(np.fromfile(p, dtype=np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_GRAYSCALE)
+            from blurkit.io import check_image_header, read_file_bytes
+
+            data = read_file_bytes(p)
+            check_image_header(data, p, MAX_KERNEL_PIXELS)
+            img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_GRAYSCALE)
             if img is None:
                 raise ValueError("cannot decode image")
             return [(str(p), img.astype(np.float64))]
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, KeyError, NotImplementedError) as exc:
         raise ValueError(f"{p}: cannot read kernel bank ({exc})") from exc
+    except Exception as exc:  # zip, MATLAB and image readers raise their own types on garbage
+        raise ValueError(f"{p}: cannot read kernel bank ({type(exc).__name__}: {exc})") from exc
     raise ValueError(f"{p}: unsupported kernel bank format (use one of {', '.join(BANK_SUFFIXES)})")
 
 

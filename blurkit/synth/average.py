@@ -31,9 +31,12 @@ from blurkit import __version__
 from blurkit._rng import as_generator, item_seed
 from blurkit.io import read_image, to_uint
 from blurkit.ops.color import from_linear, parse_response, to_linear
-from blurkit.synth.dataset import MAX_PIXELS, _write_pair, check_common, check_folders, check_pixels
+from blurkit.synth.dataset import MAX_PIXELS, _write_pair, check_common, check_folders, output_name
 from blurkit.synth.runner import Item, MakeResult, bind_item, parse_shard, run_job
 from blurkit.synth.sources import SourceSet, resolve_sources
+
+#: Longest window accepted (frames).
+MAX_WINDOW = 100_000
 
 
 def parse_window(window: int | str | Sequence[int]) -> tuple[int, int]:
@@ -106,7 +109,7 @@ def plan_windows(
                     rel=key,
                     variant=0,
                     key=key,
-                    name=str(PurePosixPath(key).with_suffix("")),
+                    name=output_name(str(PurePosixPath(key).with_suffix(""))),
                     seed=pair_seed,
                     frames=tuple(frames[i][1] for i in sel),
                     frame_rels=tuple(rels[i] for i in sel),
@@ -145,8 +148,7 @@ def _average_one(
 ) -> dict[str, Any]:
     frames: list[np.ndarray] = []
     for path in item.frames:
-        check_pixels(path, max_pixels)
-        img = read_image(path)
+        img = read_image(path, max_pixels)
         if frames and img.shape != frames[0].shape:
             raise ValueError(
                 f"{path}: frame size {img.shape[1]}x{img.shape[0]} differs from {item.frame_rels[0]} "
@@ -188,6 +190,7 @@ def average_frames(
     scheduler: str | None = None,
     dry_run: bool = False,
     max_pixels: int = MAX_PIXELS,
+    on_note: Callable[[str], None] | None = None,
 ) -> MakeResult:
     """Average windows of consecutive frames into blurry/sharp pairs (see the module docstring).
 
@@ -205,10 +208,13 @@ def average_frames(
         A :class:`MakeResult`; failures (unreadable frames, mixed sizes) are listed in ``errors.csv``.
 
     Raises:
+        ValueError: bad arguments, or a window longer than every sequence (no pair could be made).
         OutputError: writing to ``out`` failed (disk full, read-only); pairs written stay complete.
     """
     check_common(fmt, quality, workers, seed, max_pixels)
     win = parse_window(window)
+    if win[1] > MAX_WINDOW:
+        raise ValueError(f"window: at most {MAX_WINDOW} frames, got {window!r}")
     parse_response(response)
     stride_v = win[1] if stride is None else int(stride)
     shard_t = parse_shard(shard)
@@ -216,6 +222,16 @@ def average_frames(
     sources = resolve_sources(src)
     check_folders(sources, out_p)
     items = plan_windows(sources, seed, win, stride_v, limit)
+    if not items and sources.sources and limit != 0:
+        counts: dict[str, int] = {}
+        for src_ in sources.sources:
+            folder = str(PurePosixPath(src_.rel).parent)
+            counts[folder] = counts.get(folder, 0) + 1
+        longest = max(counts, key=lambda k: counts[k])
+        raise ValueError(
+            f"window: {win[1]} frames is longer than every sequence (the longest, {longest!r}, has "
+            f"{counts[longest]} frame(s)); pass a shorter --window"
+        )
     settings = {
         "blurkit_version": __version__,
         "kind": "average",
@@ -225,13 +241,14 @@ def average_frames(
         "response": response,
         "format": fmt,
         "quality": quality,
+        "sources": sources.fingerprint(),
     }
     return run_job(
         out=out_p, items=items, settings=settings,
         fn=bind_item(_average_one, out_p, response, stride_v, fmt, quality, max_pixels),
         fmt=fmt, kernel=False, resume=resume, overwrite=overwrite, workers=workers, backend=backend,
         scheduler=scheduler, shard=shard_t, dry_run=dry_run, progress=progress, on_error=on_error,
-        desc="blurkit average",
+        desc="blurkit average", on_note=on_note,
     )
 
 

@@ -16,7 +16,9 @@ A sharded run writes ``manifest.shard-I-of-N.csv``, ``plan.shard-I-of-N.json`` a
 
 A row holds the source, the outputs, the item seed, every drawn value (kernel parameters, kernel seed,
 boost, noise levels and noise seed, JPEG quality, border, response) and SHA-256 checksums of the
-images and the kernel file. The blurred image of ``make`` is a function of (sharp image, seed,
+images and the kernel file. Rows of ``make`` also hold ``source_size`` and ``source_sha256`` (the
+source file as read), so ``resume`` redoes a pair whose source changed; rows written before these
+columns existed stay valid. The blurred image of ``make`` is a function of (sharp image, seed,
 config), so it can be regenerated from the pair folder alone with :func:`regenerate_blurred`. Rows of
 ``average`` say ``kernel_source=frames`` and list the averaged frames.
 """
@@ -93,23 +95,97 @@ def write_manifest(out: str | os.PathLike[str], rows: list[dict[str, Any]], name
     return path
 
 
+def read_csv_table(path: str | os.PathLike[str], what: str = "manifest", **kwargs: Any) -> pd.DataFrame:
+    """``pandas.read_csv`` with errors that name the file (and the line, where pandas knows it).
+
+    An empty file is an empty table.
+
+    Raises:
+        ValueError: the file is not a readable CSV table.
+    """
+    p = Path(path)
+    try:
+        if p.stat().st_size == 0:
+            return pd.DataFrame()
+        return pd.read_csv(p, **kwargs)
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise ValueError(f"{p}: cannot read the {what} ({detail[:200]})") from None
+
+
 def read_manifest(out: str | os.PathLike[str]) -> pd.DataFrame:
     """The manifest of a pair folder as a DataFrame.
 
     Raises:
         FileNotFoundError: the folder has no manifest.csv.
+        ValueError: the manifest is not a readable CSV table (the message names the file).
     """
     path = Path(out) / MANIFEST_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no manifest (is {Path(out)} a folder written by blurkit make?)")
-    return pd.read_csv(path, dtype={"key": str, "source": str, "blur": str, "sharp": str, "kernel": str})
+    return read_csv_table(path, dtype={"key": str, "source": str, "blur": str, "sharp": str, "kernel": str})
+
+
+#: Columns every manifest has (``verify`` needs them).
+REQUIRED_COLUMNS = ("key", "blur", "sharp", "height", "width")
+
+
+def _plain_inside(rel: str) -> bool:
+    parts = rel.replace("\\", "/").split("/")
+    return bool(rel) and not rel.startswith(("/", "\\")) and not any(p in ("", ".", "..") for p in parts)
+
+
+def check_manifest(out: str | os.PathLike[str]) -> list[str]:
+    """Structural problems of a pair folder's manifest, one line each naming the row (``[]``: sound).
+
+    Checks the required columns, that ``height``/``width`` are whole numbers and that every listed
+    path (``blur``, ``sharp``, ``kernel``) is a plain relative path inside the folder (no ``..``, no
+    absolute path, no symbolic link leading out), so that checking the files reads nothing outside it.
+
+    Raises:
+        FileNotFoundError: no manifest.
+        ValueError: the manifest is unreadable or lacks a required column.
+    """
+    root = Path(out)
+    df = read_manifest(root)
+    name = root / MANIFEST_FILE
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name}: missing column(s) {', '.join(missing)} (not a manifest written by blurkit?)")
+    problems: list[str] = []
+    real_root = os.path.realpath(root)
+    for i, row in enumerate(df.itertuples(index=False), start=2):
+        r = row._asdict()
+        for col in ("height", "width"):
+            v = r.get(col)
+            try:
+                ok = float(v) == int(float(v)) and int(float(v)) > 0
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            if not ok:
+                problems.append(f"{name}:{i}: {col} {v!r} is not a positive whole number")
+        for col in ("blur", "sharp", "kernel"):
+            v = r.get(col)
+            if col == "kernel" and (not isinstance(v, str) or not v):
+                continue
+            if not isinstance(v, str) or not _plain_inside(v):
+                problems.append(f"{name}:{i}: {col} path {v!r} is not a plain relative path inside {root}")
+                continue
+            real = os.path.realpath(root / v)
+            if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+                problems.append(f"{name}:{i}: {col} path {v!r} leads outside {root} (symbolic link)")
+    return problems
 
 
 def regenerate_blurred(out: str | os.PathLike[str], key: str, device: str = "cpu") -> np.ndarray:
     """Recompute the blurred image of pair ``key`` from the pair folder (sharp image + seed + config).
 
-    Returns the float32 RGB image before encoding; ``blurkit.io.encode_image`` of it with the run's
-    format gives the bytes of ``blur/…`` again (on the same kind of device).
+    Returns the float32 RGB image before encoding. For the lossless formats (``png``, ``tif``),
+    ``blurkit.io.encode_image`` of it with the run's format gives the bytes of ``blur/…`` again (on
+    the same kind of device). For ``jpg`` and ``webp`` it does not: the stored sharp image is itself
+    lossy, so the blur recomputed from it differs slightly from the one made from the exact 8-bit
+    source (mean absolute difference well under one grey level); keep ``png`` where byte-exact
+    regeneration matters.
     """
     from blurkit.ops.degrade import DegradeConfig
     from blurkit.synth.pair import blur_image
@@ -117,6 +193,8 @@ def regenerate_blurred(out: str | os.PathLike[str], key: str, device: str = "cpu
     root = Path(out)
     run = read_json(root / RUN_FILE)
     df = read_manifest(root)
+    if "key" not in df.columns or "sharp" not in df.columns or "seed" not in df.columns:
+        raise ValueError(f"{root / MANIFEST_FILE}: missing the key, sharp or seed column")
     match = df[df["key"] == key]
     if match.empty:
         raise ValueError(f"key: no pair {key!r} in {root / MANIFEST_FILE}")

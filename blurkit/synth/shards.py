@@ -19,8 +19,15 @@ from pathlib import Path
 import pandas as pd
 
 from blurkit.io import atomic_write_bytes
-from blurkit.synth.manifest import ERRORS_FILE, collect_rows, read_json, write_manifest
-from blurkit.synth.runner import shard_of
+from blurkit.synth.manifest import (
+    ERRORS_FILE,
+    RUN_FILE,
+    collect_rows,
+    read_csv_table,
+    read_json,
+    write_manifest,
+)
+from blurkit.synth.runner import JobLock, settings_differ, shard_of
 
 _SHARD_RE = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.csv$")
 
@@ -57,7 +64,10 @@ def merge_shards(out: str | os.PathLike[str]) -> MergeReport:
 
     Raises:
         FileNotFoundError: ``out`` holds no shard manifest.
-        ValueError: shards of different ``N``, or a pair listed by two shards.
+        JobLocked: a shard is still running in ``out``.
+        ValueError: shards of different ``N``, shards made with different settings (seed, preset,
+            config, sources, …; recorded in each shard's plan), a pair listed by two shards, or an
+            unreadable shard file (named).
     """
     root = Path(out)
     found: dict[int, Path] = {}
@@ -72,10 +82,19 @@ def merge_shards(out: str | os.PathLike[str]) -> MergeReport:
     if len(counts) != 1:
         raise ValueError(f"{root}: shard manifests of different shard counts {sorted(counts)}; keep one N")
     n = counts.pop()
+    with JobLock(root):  # no shard may be writing while the manifest is assembled
+        return _merge(root, n, found)
+
+
+def _merge(root: Path, n: int, found: dict[int, Path]) -> MergeReport:
     report = MergeReport(shards=n, missing_shards=[i for i in range(n) if i not in found])
+    _check_same_settings(root, n, sorted(found))
     owner: dict[str, int] = {}
     for i, p in sorted(found.items()):
-        keys = pd.read_csv(p, dtype={"key": str}, usecols=["key"])["key"].tolist() if p.stat().st_size else []
+        table = read_csv_table(p, "shard manifest", dtype={"key": str})
+        if len(table.columns) and "key" not in table.columns:
+            raise ValueError(f"{p}: no key column (not a shard manifest written by blurkit?)")
+        keys = table["key"].astype(str).tolist() if len(table.columns) else []
         for k in keys:
             if k in owner:
                 raise ValueError(f"{p}: pair {k!r} is also listed by shard {owner[k]}; remove one shard's copy")
@@ -87,8 +106,11 @@ def merge_shards(out: str | os.PathLike[str]) -> MergeReport:
         report.missing.extend(sorted(set(planned) - set(keys)))
         errors = root / f"errors.shard-{i}-of-{n}.csv"
         if errors.is_file():
-            df = pd.read_csv(errors, dtype=str)
-            report.failed.extend(zip(df["source"], df["reason"], strict=True))
+            df = read_csv_table(errors, "shard's error list", dtype=str)
+            if len(df.columns) and not {"source", "reason"} <= set(df.columns):
+                raise ValueError(f"{errors}: expected the columns source, reason")
+            if len(df.columns):
+                report.failed.extend(zip(df["source"], df["reason"], strict=True))
     rows = {str(r["key"]): r for r in collect_rows(root)}
     absent = sorted(k for k in owner if k not in rows)
     report.missing = sorted(set(report.missing) | set(absent))
@@ -101,6 +123,36 @@ def merge_shards(out: str | os.PathLike[str]) -> MergeReport:
     elif (root / ERRORS_FILE).exists():
         (root / ERRORS_FILE).unlink()
     return report
+
+
+def _check_same_settings(root: Path, n: int, shards: list[int]) -> None:
+    """Refuse shards whose plans record different settings (plans written before settings were
+    recorded are not compared), and a ``blurkit.json`` that disagrees with them."""
+    seen: tuple[int, dict[str, object]] | None = None
+    for i in shards:
+        plan = root / f"plan.shard-{i}-of-{n}.json"
+        if not plan.is_file():
+            continue
+        settings = read_json(plan).get("settings")
+        if not isinstance(settings, dict):
+            continue
+        if seen is None:
+            seen = (i, settings)
+            continue
+        changed = settings_differ(seen[1], settings) or settings_differ(settings, seen[1])
+        if changed:
+            raise ValueError(
+                f"{plan}: shard {i} was made with other settings than shard {seen[0]} ({', '.join(sorted(set(changed)))}); "
+                "shards of one job must share every setting: remake the odd shard"
+            )
+    run = root / RUN_FILE
+    if seen is not None and run.is_file():
+        changed = settings_differ(read_json(run), seen[1])
+        if changed:
+            raise ValueError(
+                f"{run}: settings ({', '.join(changed)}) differ from the shards' (shard {seen[0]}); "
+                "a shard of another job was run here"
+            )
 
 
 __all__ = ["MergeReport", "merge_shards"]
