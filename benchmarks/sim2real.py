@@ -225,14 +225,13 @@ def summarize(rows: list[dict], identity: list[dict]) -> dict[str, Any]:
 
 def draw(results: dict[str, dict], crops: dict[str, Any], out: Path) -> None:
     """The bar chart of gains and the crop grid (atomic PNG writes)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from blurkit.io import atomic_write_bytes, encode_image
+    from blurkit.viz import save_figure
 
     names = [n for n in results if n != "identity"]
     windows = sorted(k for k in results[names[0]] if k.startswith("gain_"))
@@ -248,10 +247,7 @@ def draw(results: dict[str, dict], crops: dict[str, Any], out: Path) -> None:
     ax.set_title("Trained on each recipe, scored on real frame averages")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(out / "sim2real_bars.png", buf.getvalue())
+    save_figure(fig, out / "sim2real_bars.png")
     tiles = []
     for name, img in crops.items():
         h, w = img.shape[:2]

@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,6 @@ def save_kernel_grid(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from blurkit.io import atomic_write_bytes
 
     n = len(kernels)
     cols = max(1, min(columns, n))
@@ -92,10 +92,19 @@ def save_kernel_grid(
         ax.plot(c, c, "+", color="white", markersize=6)
         ax.set_title(titles[i], fontsize=7)
     fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
+    """Write a matplotlib figure as PNG atomically (temporary file, then rename) and close it."""
     import io
 
+    import matplotlib.pyplot as plt
+
+    from blurkit.io import atomic_write_bytes
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     out = Path(path)
     atomic_write_bytes(out, buf.getvalue())

@@ -228,14 +228,12 @@ def draw_realism(
     labels: tuple[str, str] = ("synthetic", "real"),
 ) -> Path:
     """A PNG with one histogram per statistic, synthetic and real overlaid (written atomically)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from blurkit.io import atomic_write_bytes
+    from blurkit.viz import save_figure
 
     keys = list(STATISTICS)
     fig, axes = plt.subplots(2, 4, figsize=(16, 7))
@@ -252,12 +250,7 @@ def draw_realism(
         ax.set_title(STATISTICS[key], fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    out = Path(path)
-    atomic_write_bytes(out, buf.getvalue())
-    return out
+    return save_figure(fig, path, dpi=90)
 
 
 def realism_report(

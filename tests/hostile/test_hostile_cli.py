@@ -173,6 +173,13 @@ def test_o22_merge_with_a_shard_manifest_lacking_the_key_column(pairs):
 
 
 def _read_only(monkeypatch):
+    # compile the kernel code first: numba writes its cache with os.replace, which is refused below
+    from blurkit.kernels import sample_kernels
+    from blurkit.kernels.trajectory import sample_trajectories
+
+    sample_kernels(1, seed=0)
+    sample_trajectories(1, seed=0)
+
     def refuse(*a, **k):
         raise OSError(errno.EROFS, "Read-only file system", str(a[-1]) if a else None)
 
