@@ -85,7 +85,7 @@ RECIPES: dict[str, Recipe] = {
 DEFAULT_RECIPES = tuple(n for n in RECIPES if n not in ("no_noise", "video_local", "video_local_0"))
 
 
-def _copy_frames(src: Path, dst: Path, frames: Sequence[Path]) -> Path:
+def _copy_frames(dst: Path, frames: Sequence[Path]) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     for f in frames:
         target = dst / f.name
@@ -105,7 +105,7 @@ def prepare_real(data_root: Path, work: Path) -> tuple[Path, Path]:
     split = {"train": frames[:SPLIT], "eval": frames[SPLIT:]}
     out = {}
     for part, fs in split.items():
-        seq = _copy_frames(frames_dir, work / "frames" / part / frames_dir.name, fs)
+        seq = _copy_frames(work / "frames" / part / frames_dir.name, fs)
         root = work / f"real_{part}"
         for w in WINDOWS:
             dest = root / f"w{w:02d}"
@@ -264,6 +264,7 @@ def draw(results: dict[str, dict], crops: dict[str, Any], out: Path) -> None:
 
 
 def run_study(args: argparse.Namespace) -> dict[str, Any]:
+    from blurkit.io import read_image, to_uint
     from models.base import load_deblurrer
 
     data_root, out = Path(args.data_root), Path(args.out)
@@ -283,8 +284,6 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
     pairs = group_pairs(eval_root)
     keep = min(range(len(pairs)), key=lambda i: (pairs[i][0] != "w21", i))
     identity, crop = score(load_deblurrer("identity"), pairs, keep)
-    from blurkit.io import read_image, to_uint
-
     crops = {"blurred": crop, "sharp": to_uint(read_image(pairs[keep][2]), 8)}
     results: dict[str, dict] = {"identity": summarize(identity, identity)}
     per_pair: dict[str, list] = {"identity": identity}

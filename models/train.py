@@ -305,6 +305,15 @@ LOG_FIELDS = [
     "seconds",
 ]
 
+#: Logged losses of the families trained with the pixel-loss step (``svrnn.train_step``).
+PIXEL_LOG_FIELDS = ("step", "epoch", "lr", "loss_pixel", "loss_perceptual", "loss_g", "l1", "seconds")
+
+
+def pixel_step_perceptual(loss: svrnn.SVRNNLossConfig) -> str:
+    """The VGG variant of a pixel-step loss configuration, or ``"none"`` when it uses none."""
+    return loss.perceptual if loss.uses_perceptual else "none"
+
+
 #: The trainable model families, by ``[model] name``.
 FAMILIES: dict[str, ModelFamily] = {
     "deblurgan": ModelFamily(
@@ -355,10 +364,10 @@ FAMILIES: dict[str, ModelFamily] = {
         build_critic=None,
         step=svrnn.train_step,
         save_generator=svrnn.save_generator,
-        perceptual_variant=lambda lc: lc.perceptual if lc.uses_perceptual else "none",
+        perceptual_variant=pixel_step_perceptual,
         size_multiple=svrnn.SIZE_MULTIPLE,
         train_kind=svrnn.TRAIN_KIND,
-        log_fields=("step", "epoch", "lr", "loss_pixel", "loss_perceptual", "loss_g", "l1", "seconds"),
+        log_fields=PIXEL_LOG_FIELDS,
     ),
     "nafnet": ModelFamily(
         name="nafnet",
@@ -369,10 +378,10 @@ FAMILIES: dict[str, ModelFamily] = {
         build_critic=None,
         step=svrnn.train_step,
         save_generator=nafnet.save_generator,
-        perceptual_variant=lambda lc: lc.perceptual if lc.uses_perceptual else "none",
+        perceptual_variant=pixel_step_perceptual,
         size_multiple=nafnet.SIZE_MULTIPLE,
         train_kind=nafnet.TRAIN_KIND,
-        log_fields=("step", "epoch", "lr", "loss_pixel", "loss_perceptual", "loss_g", "l1", "seconds"),
+        log_fields=PIXEL_LOG_FIELDS,
     ),
 }
 

@@ -88,6 +88,7 @@ def test_highlight_boost_saturates_and_spreads():
     boosted, _, _ = degrade_batch(x, [0], "realistic", {**base, "boost": 8.0})
     assert boosted.max() <= 1.0
     assert (boosted > 0.99).sum() > (plain > 0.99).sum()
+    assert float(boosted.mean()) > float(plain.mean())  # the clipped radiance spreads into the streak
 
 
 def test_noise_levels_follow_poisson_gaussian_variance():
@@ -227,16 +228,6 @@ def test_clipped_highlight_boost_keeps_static_regions_equal():
         {"length": 0.0, "shot": 0.0, "read": 0.0, "boost": 4.0, "highlight": "ramp", "highlight_threshold": 0.9},
     )
     assert float((torch.round(old * 255) - torch.round(x * 255)).mean()) > 0.5
-
-
-def test_clipped_boost_still_streaks_saturated_highlights():
-    x = torch.full((1, 3, 40, 40), 0.2)
-    x[..., 18:22, 18:22] = 1.0
-    base = {"kernel": "line", "length": 12.0, "angle": 0.0, "shot": 0.0, "read": 0.0}
-    plain, _, _ = degrade_batch(x, [0], "realistic", {**base, "boost": 1.0})
-    boosted, _, _ = degrade_batch(x, [0], "realistic", {**base, "boost": 8.0})
-    assert (boosted > 0.99).sum() > (plain > 0.99).sum()
-    assert float(boosted.mean()) > float(plain.mean())  # the clipped radiance spreads into the streak
 
 
 def test_configs_saved_before_the_highlight_field_keep_the_ramp():
