@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -170,14 +171,36 @@ def item_seed(seed: int, epoch: int, key: str) -> int:
     return int((int(state[0]) | (int(state[1]) << 32)) & ((1 << 63) - 1))
 
 
-def load_sharp_crop(path: str | Path, size: int, seed: int, flips: bool = True) -> np.ndarray:
+def load_sharp_crop(
+    path: str | Path,
+    size: int,
+    seed: int,
+    flips: bool = True,
+    scale: tuple[float, float] | None = None,
+) -> np.ndarray:
     """A random ``size``×``size`` crop (and flips) of one sharp image, drawn from ``seed``.
+
+    ``scale=(lo, hi)`` first draws a zoom factor ``s`` uniformly in ``[lo, hi]`` and crops a
+    ``size / s`` square that is resized (bicubic) to ``size``: ``s > 1`` enlarges the photo, so its
+    content is smoother per pixel, as in video frames, whose detail per pixel is several times lower
+    than a photo collection's. Without ``scale`` the draws are those of earlier versions.
 
     Returns:
         (size, size, 3) float32 in [0, 1]; images smaller than ``size`` are padded by reflection.
     """
-    (crop,) = random_crop_flip([read_image(path)], size, np.random.default_rng(seed), flips)
-    return crop
+    rng = np.random.default_rng(seed)
+    image = read_image(path)
+    if scale is None:
+        (crop,) = random_crop_flip([image], size, rng, flips)
+        return crop
+    zoom = float(rng.uniform(scale[0], scale[1]))
+    side = max(2, int(round(size / zoom)))
+    (crop,) = random_crop_flip([image], side, rng, flips)
+    if side == size:
+        return crop
+    method = cv2.INTER_CUBIC if side < size else cv2.INTER_AREA
+    out = cv2.resize(crop, (size, size), interpolation=method)
+    return np.ascontiguousarray(np.clip(out, 0.0, 1.0), dtype=np.float32)
 
 
 def load_pair_crop(

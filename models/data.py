@@ -81,12 +81,20 @@ class SourceConfig:
     kind: str
     root: str
     weight: float = 1.0
+    scale: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:
             raise ValueError(f"source kind: {self.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
         if not self.weight > 0:
             raise ValueError(f"source weight: must be > 0, got {self.weight} for {self.root}")
+        if self.scale is not None:
+            lo, hi = (float(v) for v in self.scale)
+            if not 0 < lo <= hi:
+                raise ValueError(f"source scale: need 0 < lo <= hi, got {list(self.scale)} for {self.root}")
+            if self.kind != "on_the_fly":
+                raise ValueError(f"source scale: only on_the_fly sources are zoomed, not {self.kind!r} ({self.root})")
+            object.__setattr__(self, "scale", (lo, hi))
 
     @property
     def synthetic(self) -> bool:
@@ -247,7 +255,9 @@ class MixedPairs(Dataset[dict[str, Any]]):
         source = self.sources[src_idx]
         blur_path = source.blur[item]
         if blur_path is None:
-            sharp = load_sharp_crop(source.sharp[item], self.crop + 2 * self.margin, seed, self.flips)
+            sharp = load_sharp_crop(
+                source.sharp[item], self.crop + 2 * self.margin, seed, self.flips, source.config.scale
+            )
             return {
                 "synthetic_on_the_fly": True,
                 "sharp": _chw(sharp),

@@ -208,3 +208,28 @@ def test_materialize_batch_with_blurkit(pair_folder: Path) -> None:
     assert torch.equal(b1, b2)  # same seeds, same blur
     n_fly = len(batch.fly_seeds)
     assert not torch.equal(b1[-n_fly:], s1[-n_fly:])
+
+
+def test_on_the_fly_scale_zooms_and_keeps_old_draws(tmp_path: Path) -> None:
+    from blurkit.data import load_sharp_crop
+
+    rng = np.random.default_rng(3)
+    image = rng.random((90, 120, 3)).astype(np.float32)  # white noise: every pixel differs
+    path = tmp_path / "noise.png"
+    write_image(path, image)
+    plain = load_sharp_crop(path, 40, seed=7)
+    assert np.array_equal(plain, load_sharp_crop(path, 40, seed=7, scale=None))
+    zoomed = load_sharp_crop(path, 40, seed=7, scale=(3.0, 3.0))
+    assert zoomed.shape == plain.shape == (40, 40, 3)
+    # a 3x enlargement of noise is smooth: neighbouring pixels differ far less than in the photo
+    step = lambda a: float(np.abs(np.diff(a, axis=1)).mean())  # noqa: E731
+    assert step(zoomed) < 0.5 * step(plain)
+    assert np.array_equal(zoomed, load_sharp_crop(path, 40, seed=7, scale=(3.0, 3.0)))
+
+
+def test_source_scale_is_checked() -> None:
+    assert SourceConfig("on_the_fly", "a", scale=[1, 2]).scale == (1.0, 2.0)
+    with pytest.raises(ValueError, match="0 < lo <= hi"):
+        SourceConfig("on_the_fly", "a", scale=(2.0, 1.0))
+    with pytest.raises(ValueError, match="only on_the_fly"):
+        SourceConfig("pairs", "a", scale=(1.0, 2.0))
