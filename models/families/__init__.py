@@ -8,7 +8,7 @@ that runs its network, and the registration of both (:func:`models.checkpoint.re
 * :mod:`models.families.nafnet` — NAFNet, pixel loss.
 
 :func:`load_all` imports every module of this package whose name does not start with ``_`` (those
-are shared helpers, such as the pixel-loss step of :mod:`models.families._pixel`), so a new family
+are shared code, such as the pixel-loss step of :mod:`models.families._pixel`), so a new family
 is one new file here (and its architecture under :mod:`models.archs`) and nothing else.
 """
 
