@@ -1,7 +1,11 @@
-"""DeblurGAN, DeblurGAN-v2 and the spatially variant RNN side by side: cost and quality.
+"""The model families side by side (DeblurGAN, DeblurGAN-v2, the spatially variant RNN): cost and quality.
 
     python -m benchmarks.model_compare --data-root ../shared/data \
         --vgg-weights ../shared/data/vgg/vgg16_imagenet_features_fp16.pth --steps 300 --out runs/model_compare
+
+The models compared are the registered families that say how (``ModelFamily.comparison`` of
+:mod:`models.training.families`: a small and a paper-size config, the published numbers, variants
+costed beside them); a new family with one is compared without a change here.
 
 Cost (``benchmarks.runtime``): parameters, MACs (``FlopCounterMode``: convolutions and matmuls only,
 so the RNN's elementwise scans are not counted) and median latency of one 1280×720 image, on the CPU
@@ -9,7 +13,7 @@ and on CUDA when available, for each architecture at its paper-like size (``mode
 untrained weights: latency does not depend on them).
 
 Quality: each model's ``models/configs/NAME_small.toml`` (CPU-sized networks, 64-pixel crops, each
-with its own short-budget loss and learning rate) is trained by ``models.train`` for the SAME number
+with its own short-budget loss and learning rate) is trained by ``models.training`` for the SAME number
 of steps (``--steps``; learning-rate decay from half way, DeblurGAN's content-only warm-up kept at
 its share of the config's steps) on the same data, then scored with ``benchmarks.compare`` (PSNR
 RGB, SSIM ``skimage``) on two held-out pair folders made here:
@@ -19,12 +23,11 @@ RGB, SSIM ``skimage``) on two held-out pair folders made here:
 * ``gopro_test``: ``blurkit average`` (11 frames, linear light, a slot every 6 frames) on the last
   30 % of each GoPro frame sequence; training uses pairs averaged from the first 70 % (``gopro_pairs``).
 
-``--models`` picks a subset and ``--set MODEL.SECTION.KEY=VALUE`` changes one value of a small
-config (the row lists the changes). A finished run under ``OUT/runs/NAME`` is reused only when its
-recorded config is the one asked for; any other run there is an error unless ``--retrain``.
-
-Published GoPro numbers (full-size models trained for days on the GoPro training set) are printed
-beside the measured ones; the budgets and data differ, so only the ranking within a column compares.
+``--models`` picks a subset and ``--set MODEL.SECTION.KEY=VALUE`` (:mod:`blurkit.overrides`)
+changes one value of a small config (the row lists the changes). A finished run under
+``OUT/runs/NAME`` is reused only when its recorded config is the one asked for; any other run there
+is an error unless ``--retrain``. Published GoPro numbers (full-size models trained for days on the
+GoPro training set) are printed beside the measured ones; only the ranking within a column compares.
 Needs ``DATA/bsds500/{train,val}`` and, for the GoPro-style part, ``DATA/gopro_frames/<sequence>/``.
 """
 
@@ -35,28 +38,18 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmarks._common import markdown_table, metadata, write_json
 from benchmarks.compare import compare
-from benchmarks.runtime import count_macs, find_module, measure_runtime
+from benchmarks.runtime import find_module, measure_runtime
+from blurkit.io import atomic_write_bytes
+from blurkit.overrides import parse_setting
+from blurkit.scripting import UsageError, run_main
+from models.training.families import Comparison, ModelFamily, family_names, get_family
 
-REPO = Path(__file__).resolve().parents[1]
-MODELS = ("deblurgan", "deblurganv2", "svrnn")
-LABELS = {
-    "deblurgan": "DeblurGAN (Kupyn et al. 2018)",
-    "deblurganv2": "DeblurGAN-v2 MobileNet (Kupyn et al. 2019)",
-    "svrnn": "Spatially variant RNN (Zhang et al. 2018)",
-    "deblurganv2_dsc": "DeblurGAN-v2 MobileNet-DSC (cost only)",
-}
-#: Published GoPro test PSNR / SSIM (DESIGN.md §4); DeblurGAN's 0.958 is CW-SSIM (0.927 plain SSIM).
-PUBLISHED = {
-    "deblurgan": "28.7 / 0.958 (CW-SSIM)",
-    "deblurganv2": "28.17 / 0.925",
-    "svrnn": "29.19 / 0.931",
-}
 GOPRO_TRAIN_FRACTION = 0.7
 #: Frames averaged per GoPro-style pair (the GoPro dataset used 7 to 13) and the slot stride.
 GOPRO_WINDOW = 11
@@ -90,16 +83,12 @@ def prepare_data(
     bsds = data_root / "bsds500"
     for sub in ("train", "val"):
         if not (bsds / sub).is_dir():
-            raise FileNotFoundError(
-                f"{bsds / sub}: BSDS500 photos needed for training and the synthetic test"
-            )
+            raise FileNotFoundError(f"{bsds / sub}: BSDS500 photos needed for training and the synthetic test")
     root = work / "data"
     _link(bsds, root / "bsds500")
     synthetic = work / "synthetic_test"
     if not (synthetic / "manifest.csv").is_file():
-        make_dataset(
-            bsds / "val", synthetic, seed=seed, preset="realistic", limit=synthetic_count, progress=False
-        )
+        make_dataset(bsds / "val", synthetic, seed=seed, preset="realistic", limit=synthetic_count, progress=False)
 
     frames_root = data_root / "gopro_frames"
     tests = {"synthetic_test": synthetic}
@@ -113,9 +102,7 @@ def prepare_data(
                     _link(f, split[part] / seq.name / f.name)
         for part, out in (("train", root / "gopro_pairs"), ("test", work / "gopro_test")):
             if split[part].is_dir() and not (out / "manifest.csv").is_file():
-                average_frames(
-                    split[part], out, window=GOPRO_WINDOW, stride=GOPRO_STRIDE, seed=seed, progress=False
-                )
+                average_frames(split[part], out, window=GOPRO_WINDOW, stride=GOPRO_STRIDE, seed=seed, progress=False)
         tests["gopro_test"] = work / "gopro_test"
     else:
         # the small configs list a gopro source: without frames, train on synthetic pairs only
@@ -124,13 +111,47 @@ def prepare_data(
 
 
 # --------------------------------------------------------------------------------------------------
-# Training
+# Models: training and cost
 # --------------------------------------------------------------------------------------------------
+def comparable_models() -> tuple[str, ...]:
+    """The registered families that say how to compare them (``ModelFamily.comparison``), in
+    registration order.
+
+    >>> comparable_models()
+    ('deblurgan', 'deblurganv2', 'svrnn')
+    """
+    return tuple(name for name in family_names() if get_family(name).comparison is not None)
+
+
+def comparison_of(name: str) -> tuple[ModelFamily, Comparison]:
+    """A compared family and its :class:`~models.training.families.Comparison`.
+
+    Raises:
+        ValueError: ``name`` is no family, or one that is not compared.
+    """
+    family = get_family(name)
+    if family.comparison is None:
+        raise ValueError(f"{name}: this model family is not compared (no comparison in its registration)")
+    return family, family.comparison
+
+
+def cost_rows(name: str) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """``(key, label, generator changes)`` of every architecture costed for a family: its own, then
+    its variants (``deblurganv2_dsc``: DeblurGAN-v2 with depthwise-separable convolutions)."""
+    family, comparison = comparison_of(name)
+    return [(name, family.label, {}), *((f"{name}_{v.name}", v.label, v.generator) for v in comparison.variants)]
+
+
+def labels() -> dict[str, str]:
+    """Row names by key: the compared families and the variants costed beside them."""
+    return {key: label for name in comparable_models() for key, label, _ in cost_rows(name)}
+
+
 def small_config(name: str, steps: int, settings: Sequence[str] = ()) -> Any:
-    """``models/configs/NAME_small.toml`` with ``settings`` (``section.key=value``) applied and
-    stretched to ``steps`` training steps: learning-rate decay from half way, validation and a
-    checkpoint at the end, and a content-only warm-up (DeblurGAN's ``[loss] content_warmup``) kept
-    at the same share of the run unless ``settings`` set it.
+    """The family's small config (``models/configs/NAME_small.toml``) with ``settings``
+    (``section.key=value``) applied and stretched to ``steps`` training steps: learning-rate decay
+    from half way, validation and a checkpoint at the end, and a content-only warm-up (DeblurGAN's
+    ``[loss] content_warmup``) kept at the same share of the run unless ``settings`` set it.
 
     >>> c = small_config("deblurgan", 3000)
     >>> c.optim.steps, c.optim.decay_start, c.loss.content_warmup, c.raw["optim"]["steps"]
@@ -139,20 +160,15 @@ def small_config(name: str, steps: int, settings: Sequence[str] = ()) -> Any:
     Raises:
         ValueError: a setting is malformed, unknown to the config, or sets ``optim.steps``.
     """
-    from models.train import load_config
+    from models.training.config import load_config
 
-    path = REPO / "models" / "configs" / f"{name}_small.toml"
-    keys = {item.partition("=")[0].strip() for item in settings}
+    path = comparison_of(name)[1].small_config
+    keys = {".".join(parse_setting(item, depth=2)[0]) for item in settings}
     if "optim.steps" in keys:
         raise ValueError(f"{name}: optim.steps is set by --steps (the same budget for every model)")
     base = load_config(path, settings)
-    budget = [
-        f"optim.steps={steps}",
-        f"optim.decay_start={steps // 2}",
-        f"train.val_every={steps}",
-        f"train.ckpt_every={steps}",
-        f"train.log_every={max(1, steps // 20)}",
-    ]
+    budget = [f"optim.steps={steps}", f"optim.decay_start={steps // 2}", f"train.val_every={steps}",
+              f"train.ckpt_every={steps}", f"train.log_every={max(1, steps // 20)}"]
     warmup = getattr(base.loss, "content_warmup", 0)
     if warmup and "loss.content_warmup" not in keys:
         budget.append(f"loss.content_warmup={min(steps, round(warmup * steps / base.optim.steps))}")
@@ -160,30 +176,28 @@ def small_config(name: str, steps: int, settings: Sequence[str] = ()) -> Any:
 
 
 def parse_settings(items: Sequence[str], models: Sequence[str]) -> dict[str, list[str]]:
-    """``MODEL.section.key=value`` items → per-model ``section.key=value`` lists.
+    """``MODEL.section.key=value`` items (:mod:`blurkit.overrides`, three key parts) → per-model
+    ``section.key=value`` lists.
 
-    >>> parse_settings(["svrnn.optim.lr=5e-4"], MODELS)
-    {'deblurgan': [], 'deblurganv2': [], 'svrnn': ['optim.lr=5e-4']}
+    >>> parse_settings(["svrnn.optim.lr=5e-4"], ("deblurgan", "svrnn"))
+    {'deblurgan': [], 'svrnn': ['optim.lr=5e-4']}
+
+    Raises:
+        ValueError: an item is not ``MODEL.SECTION.KEY=VALUE`` with a model of ``models``.
     """
     out: dict[str, list[str]] = {m: [] for m in models}
     for item in items:
-        name, dot, rest = item.partition(".")
-        if not dot or name not in out:
+        (name, _, _), _ = parse_setting(item, depth=3)
+        if name not in out:
             raise ValueError(
                 f"--set {item!r}: expected MODEL.SECTION.KEY=VALUE with MODEL one of {', '.join(models)}"
             )
-        out[name].append(rest)
+        out[name].append(item.partition(".")[2])
     return out
 
 
 def train_small(
-    name: str,
-    steps: int,
-    data_root: Path,
-    out: Path,
-    device: str,
-    vgg_weights: str | None,
-    retrain: bool,
+    name: str, steps: int, data_root: Path, out: Path, device: str, vgg_weights: str | None, retrain: bool,
     settings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train ``models/configs/NAME_small.toml`` (with ``settings``) for ``steps`` steps; a finished
@@ -192,7 +206,7 @@ def train_small(
 
     import torch
 
-    from models.train import train
+    from models.training.loop import train
 
     cfg = small_config(name, steps, settings)
     sources = cfg.data.sources
@@ -207,67 +221,35 @@ def train_small(
             return {"run": run, "train_seconds": None, "reused": True}
     if run.exists() and any(run.iterdir()):
         if not retrain:
-            raise FileExistsError(
-                f"{run}: holds a run of another config or length (or an unfinished one); "
-                "pass --retrain to replace it or choose another --out"
-            )
+            raise FileExistsError(f"{run}: holds a run of another config or length (or an unfinished one); "
+                                  "pass --retrain to replace it or choose another --out")
         shutil.rmtree(run)
     t0 = time.perf_counter()
     train(cfg, run, device=device, vgg_weights=vgg_weights, data_root=data_root, progress=False)
     return {"run": run, "train_seconds": time.perf_counter() - t0, "reused": False}
 
 
-# --------------------------------------------------------------------------------------------------
-# Cost
-# --------------------------------------------------------------------------------------------------
-def paper_size_checkpoint(name: str, folder: Path) -> Path:
-    """An untrained checkpoint of ``models/configs/NAME.toml``'s architecture (for cost only);
-    ``deblurganv2_dsc`` is DeblurGAN-v2's config with depthwise-separable convolutions."""
+def paper_size_checkpoint(name: str, folder: Path, key: str = "", generator: Mapping[str, Any] | None = None) -> Path:
+    """An untrained checkpoint of the family's paper-size architecture (for cost only), with
+    ``[generator]`` values ``generator`` changed; written as ``folder/KEY_paper_size.pt``."""
     import torch
 
-    from models import deblurgan, deblurganv2, svrnn
-    from models.train import load_config
+    from models.training.config import load_config
 
-    dsc = name == "deblurganv2_dsc"
-    cfg = load_config(REPO / "models" / "configs" / f"{name.removesuffix('_dsc')}.toml")
-    path = folder / f"{name}_paper_size.pt"
+    family, comparison = comparison_of(name)
+    cfg = load_config(comparison.paper_config)
+    path = folder / f"{key or name}_paper_size.pt"
     torch.manual_seed(0)
-    if name == "deblurgan":
-        deblurgan.save_generator(deblurgan.Generator(cfg.generator), path, half=False)
-    elif name.startswith("deblurganv2"):
-        gen_cfg = dataclasses.replace(cfg.generator, pretrained=False, dsc=dsc)
-        deblurganv2.save_generator(deblurganv2.FPNMobileNet(gen_cfg), path, half=False)
-    else:
-        svrnn.save_generator(svrnn.SVRNN(cfg.generator), path, half=False)
+    net = family.network.build or family.network.module
+    family.network.save(net(dataclasses.replace(cfg.generator, **(generator or {}))), path, half=False)
     return path
-
-
-def measure_cost(
-    spec: str, device: str, height: int, width: int, repeats: int, warmup: int
-) -> dict[str, Any]:
-    """``benchmarks.runtime.measure_runtime`` plus parameters/MACs of wrappers that keep the network
-    at ``generator`` (DeblurGAN) rather than ``net``/``module``."""
-    import torch
-
-    from models.base import load_deblurrer
-
-    row = measure_runtime(spec, device, height, width, repeats, warmup)
-    if row["params_M"] is None:
-        model = load_deblurrer(spec, device=device)
-        module = find_module(getattr(model, "generator", None))
-        if module is not None:
-            x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).to(device)
-            row["params_M"] = sum(p.numel() for p in module.parameters()) / 1e6
-            row["gmacs"] = count_macs(model, x) / 1e9
-    return row
 
 
 def small_params(run: Path) -> float:
     """Parameters (millions) of the trained generator in ``run``."""
     from models.base import load_deblurrer
 
-    model = load_deblurrer(str(run / "generator.pt"))
-    module = find_module(model) or find_module(getattr(model, "generator", None))
+    module = find_module(load_deblurrer(str(run / "generator.pt")))
     return sum(p.numel() for p in module.parameters()) / 1e6 if module is not None else float("nan")
 
 
@@ -275,6 +257,7 @@ def small_params(run: Path) -> float:
 # Driver
 # --------------------------------------------------------------------------------------------------
 def run_comparison(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Train, score and cost ``args.models``; returns the table rows and what else the JSON keeps."""
     import torch
 
     out: Path = args.out
@@ -283,7 +266,6 @@ def run_comparison(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
     default_vgg = args.data_root / "vgg" / "vgg16_imagenet_features_fp16.pth"
     if vgg is None and default_vgg.is_file():
         vgg = str(default_vgg)
-    rows: list[dict[str, Any]] = []
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not args.cpu_only else [])
     arch = out / "paper_size"
     arch.mkdir(parents=True, exist_ok=True)
@@ -294,7 +276,8 @@ def run_comparison(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
     trained: dict[str, dict[str, Any]] = {}
     for name in models:
         extra = f" with {', '.join(settings[name])}" if settings[name] else ""
-        print(f"[{name}] training {args.steps} steps of {name}_small.toml{extra}", file=sys.stderr)
+        small = comparison_of(name)[1].small_config.name
+        print(f"[{name}] training {args.steps} steps of {small}{extra}", file=sys.stderr)
         trained[name] = train_small(
             name, args.steps, root, out / "runs", args.device, vgg, args.retrain, settings[name]
         )
@@ -304,58 +287,64 @@ def run_comparison(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
         print(f"scoring on {label} ({folder})", file=sys.stderr)
         _, summary = compare(folder, specs, args.device)
         scores[label] = {s["deblurrer"]: s for s in summary}
-
-    def score(label: str, spec: str) -> str:
-        s = scores.get(label, {}).get(spec)
-        return "" if s is None else f"{s['psnr']:.2f} / {s['ssim_skimage']:.3f} ({s['pairs']})"
-
-    rows.append(
-        {
-            "model": "blurred input (identity)",
-            **{f"{k} PSNR / SSIM (pairs)": score(k, "identity") for k in test_sets},
-        }
-    )
-
-    def cost_columns(name: str) -> dict[str, Any]:
-        ckpt = paper_size_checkpoint(name, arch)
-        cols: dict[str, Any] = {}
-        for dev in devices:
-            print(f"[{name}] cost on {dev}", file=sys.stderr)
-            cost = measure_cost(str(ckpt), dev, args.height, args.width, args.repeats, args.warmup)
-            cols["params M (paper size)"] = cost["params_M"]
-            cols[f"GMACs {args.width}x{args.height}"] = cost["gmacs"]
-            cols[f"{dev} ms {args.width}x{args.height}"] = cost["ms_per_image"]
-        return cols
-
+    rows: list[dict[str, Any]] = [
+        {"model": "blurred input (identity)", **_score_columns(scores, test_sets, "identity")}
+    ]
+    variants: list[dict[str, Any]] = []
     for name in models:
-        spec = str(trained[name]["run"] / "generator.pt")
-        row: dict[str, Any] = {"model": LABELS[name], **cost_columns(name)}
+        (_, label, _), *others = cost_rows(name)
+        row: dict[str, Any] = {"model": label, **_cost_columns(args, name, name, {}, arch, devices)}
         row["params M (small, trained)"] = small_params(trained[name]["run"])
         row["train steps"] = args.steps
         row["train s"] = trained[name]["train_seconds"]
-        for label in test_sets:
-            row[f"{label} PSNR / SSIM (pairs)"] = score(label, spec)
+        row.update(_score_columns(scores, test_sets, str(trained[name]["run"] / "generator.pt")))
         if settings[name]:
             row["settings"] = " ".join(settings[name])
-        row["published GoPro PSNR / SSIM"] = PUBLISHED[name]
+        row["published GoPro PSNR / SSIM"] = comparison_of(name)[1].published
         rows.append(row)
-    if "deblurganv2" in models:  # the paper's lighter variant: cost only (not trained here)
-        rows.append({"model": LABELS["deblurganv2_dsc"], **cost_columns("deblurganv2_dsc")})
-    return rows, {"scores": scores, "devices": devices, "settings": settings}
+        # lighter variants of the architecture: cost only (not trained here), after the trained rows
+        variants += [
+            {"model": vlabel, **_cost_columns(args, name, key, changes, arch, devices)}
+            for key, vlabel, changes in others
+        ]
+    return rows + variants, {"scores": scores, "devices": devices, "settings": settings}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.model_compare", description=__doc__.split("\n\n")[0]
-    )
-    ap.add_argument(
-        "--data-root", type=Path, default=Path("../shared/data"), help="bsds500/ and gopro_frames/"
-    )
-    ap.add_argument(
-        "--vgg-weights",
-        default=None,
-        help="VGG16 features state dict for the perceptual losses (default DATA/vgg/vgg16_imagenet_features_fp16.pth)",
-    )
+def _score_columns(
+    scores: Mapping[str, Mapping[str, Mapping[str, Any]]], test_sets: Mapping[str, Path], spec: str
+) -> dict[str, str]:
+    """``"PSNR / SSIM (pairs)"`` of ``spec`` on every test set (empty where it was not scored)."""
+    out = {}
+    for label in test_sets:
+        s = scores.get(label, {}).get(spec)
+        out[f"{label} PSNR / SSIM (pairs)"] = (
+            "" if s is None else f"{s['psnr']:.2f} / {s['ssim_skimage']:.3f} ({s['pairs']})"
+        )
+    return out
+
+
+def _cost_columns(
+    args: argparse.Namespace, name: str, key: str, generator: Mapping[str, Any], arch: Path, devices: Sequence[str]
+) -> dict[str, Any]:
+    """Parameters, MACs and latency on each device of an untrained paper-size network."""
+    ckpt = paper_size_checkpoint(name, arch, key, generator)
+    cols: dict[str, Any] = {}
+    for dev in devices:
+        print(f"[{key}] cost on {dev}", file=sys.stderr)
+        cost = measure_runtime(str(ckpt), dev, args.height, args.width, args.repeats, args.warmup)
+        cols["params M (paper size)"] = cost["params_M"]
+        cols[f"GMACs {args.width}x{args.height}"] = cost["gmacs"]
+        cols[f"{dev} ms {args.width}x{args.height}"] = cost["ms_per_image"]
+    return cols
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.model_compare`` (see the module docstring)."""
+    models = comparable_models()
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.model_compare", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-root", type=Path, default=Path("../shared/data"), help="bsds500/ and gopro_frames/")
+    ap.add_argument("--vgg-weights", default=None, help="VGG16 features state dict for the perceptual losses "
+                    "(default DATA/vgg/vgg16_imagenet_features_fp16.pth)")
     ap.add_argument("--steps", type=int, default=300, help="training steps of every model (same budget)")
     ap.add_argument("--synthetic-count", type=int, default=20, help="held-out synthetic pairs")
     ap.add_argument("--device", default="cpu", help="training and scoring device")
@@ -364,37 +353,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--height", type=int, default=720, help="image height of the cost measurement")
     ap.add_argument("--width", type=int, default=1280, help="image width of the cost measurement")
     ap.add_argument("--cpu-only", action="store_true", help="no CUDA latency even when available")
-    ap.add_argument(
-        "--retrain", action="store_true", help="delete and redo the runs in OUT/runs (else reused when the same)"
-    )
-    ap.add_argument(
-        "--models",
-        type=lambda v: tuple(m.strip() for m in v.split(",") if m.strip()),
-        default=MODELS,
-        help=f"comma-separated subset of {','.join(MODELS)} (default: all three)",
-    )
-    ap.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="MODEL.SECTION.KEY=VALUE",
-        help="change one value of a model's small config (TOML syntax), e.g. svrnn.optim.lr=5e-4; repeatable",
-    )
+    ap.add_argument("--retrain", action="store_true", help="delete and redo the runs in OUT/runs (else reused when the same)")
+    ap.add_argument("--models", type=lambda v: tuple(m.strip() for m in v.split(",") if m.strip()), default=models,
+                    help=f"comma-separated subset of {','.join(models)} (default: all)")
+    ap.add_argument("--set", action="append", default=[], metavar="MODEL.SECTION.KEY=VALUE",
+                    help="change one value of a model's small config (TOML syntax), e.g. svrnn.optim.lr=5e-4; repeatable")
     ap.add_argument("--out", type=Path, default=Path("runs/model_compare"))
-    args = ap.parse_args(argv)
-    unknown = sorted(set(args.models) - set(MODELS)) or ([] if args.models else ["(none given)"])
+    return ap
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, run the comparison, print and write the table."""
+    args = build_parser().parse_args(argv)
+    known = comparable_models()
+    unknown = sorted(set(args.models) - set(known)) or ([] if args.models else ["(none given)"])
     if unknown:
-        print(f"error: --models: unknown {', '.join(unknown)}; choose from {', '.join(MODELS)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
     if args.steps < 1:
-        print(f"error: --steps must be >= 1, got {args.steps}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--steps must be >= 1, got {args.steps}")
     meta = metadata(args.device)  # the commit and versions the run starts with
-    try:
-        rows, extra = run_comparison(args)
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    rows, extra = run_comparison(args)
     columns: list[str] = []
     for r in rows[1:] + rows[:1]:  # model rows first: their column order
         columns += [c for c in r if c not in columns]
@@ -406,17 +384,15 @@ def main(argv: list[str] | None = None) -> int:
         "trained on the GoPro training set, scored on the GoPro test set — a different budget and different "
         "data, shown for reference only."
     )
-    print(table)
-    print()
-    print(note)
-    from blurkit.io import atomic_write_bytes
-
+    print(f"{table}\n\n{note}")
     atomic_write_bytes(args.out / "summary.md", (table + "\n\n" + note + "\n").encode())
-    write_json(
-        args.out / "summary.json",
-        {"metadata": meta, "steps": args.steps, "rows": rows, **extra},
-    )
+    write_json(args.out / "summary.json", {"metadata": meta, "steps": args.steps, "rows": rows, **extra})
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point: errors (bad settings, missing data, a run in the way) give 2."""
+    return run_main(run, argv, errors=(ValueError, OSError, RuntimeError))
 
 
 if __name__ == "__main__":

@@ -152,7 +152,8 @@ def recipe_config(
 
 def train_recipe(raw: dict[str, Any], run: Path, data_root: Path, retrain: bool, device: str) -> Path:
     """Train one recipe into ``run`` (reused when its recorded config matches) → its generator file."""
-    from models.train import config_from_dict, train
+    from models.training.config import config_from_dict
+    from models.training.loop import train
 
     record = run / "recipe_config.json"
     gen = run / "generator.pt"

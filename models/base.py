@@ -7,7 +7,9 @@ A deblurrer maps a batch of blurred images to restored images:
   methods use them; ``needs_kernel`` says so);
 * output: float32 tensor (B, 3, H, W) in [0, 1], same device, same size.
 
-``load_deblurrer(spec)`` resolves a registered name (``identity``, ...) or a checkpoint path.
+``load_deblurrer(spec)`` resolves a registered name (``identity``, ...) or a checkpoint path (the
+networks of the model families register their checkpoint formats with
+:func:`models.checkpoint.register_network`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def register_checkpoint_loader(
 
 def available_deblurrers() -> list[str]:
     """Names accepted by :func:`load_deblurrer` besides checkpoint paths."""
-    _import_builtin()
+    load_builtin()
     return sorted(_REGISTRY)
 
 
@@ -65,7 +67,7 @@ def load_deblurrer(spec: str, device: str | torch.device = "cpu") -> Deblurrer:
     >>> load_deblurrer("identity").name
     'identity'
     """
-    _import_builtin()
+    load_builtin()
     if spec in _REGISTRY:
         return _REGISTRY[spec](device=device)
     path = Path(spec)
@@ -95,13 +97,10 @@ def _identity(device: str | torch.device = "cpu") -> Deblurrer:
     return Identity()
 
 
-def _import_builtin() -> None:
-    """Import the modules that register the built-in deblurrers (kept lazy so importing is cheap)."""
-    import importlib
+def load_builtin() -> None:
+    """Import what registers the built-in deblurrers: the classical methods and every model family
+    of :mod:`models.families` (kept lazy so that importing this module is cheap)."""
+    import models.classical  # noqa: F401
+    from models.families import load_all
 
-    for mod in ("models.classical", "models.deblurgan", "models.deblurganv2", "models.nafnet", "models.svrnn"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:  # a module not written yet, not a missing dependency
-            if exc.name != mod:
-                raise
+    load_all()

@@ -5,8 +5,8 @@ width, and returns ``restored`` of the same shape in [0, 1]. The graph reflect-p
 size multiple and crops back, like the deblurrer wrappers: any size works for DeblurGAN and the
 spatially variant RNN (multiple 4), sides of at least 32 for DeblurGAN-v2 (multiple 32; reflection
 cannot pad further than the image is long). Every checkpoint ``models.load_deblurrer`` reads works:
-DeblurGAN (shipped, training, original ``netG``), DeblurGAN-v2 and the spatially variant RNN (its
-scans run a fixed number of steps in the graph, see ``models.svrnn``).
+DeblurGAN (shipped, training, original ``netG``), DeblurGAN-v2, the spatially variant RNN (its
+scans run a fixed number of steps in the graph, see ``models.archs.scan``) and NAFNet.
 Needs the ``onnx`` extra (``pip install 'blurkit[onnx]'``).
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from blurkit.io import temp_file_for
+from blurkit.scripting import run_main
+from models.archs.deblurgan import SIZE_MULTIPLE
 from models.base import load_deblurrer
-from models.deblurgan import SIZE_MULTIPLE
 
 
 class ExportWrapper(nn.Module):
@@ -54,7 +54,7 @@ def exportable(spec: str) -> tuple[nn.Module, int]:
     """
     model = load_deblurrer(spec)
     prepare = getattr(model, "export_module", None)
-    net = prepare() if callable(prepare) else getattr(model, "generator", None)
+    net = prepare() if callable(prepare) else None
     if not isinstance(net, nn.Module):
         raise ValueError(
             f"{spec}: {getattr(model, 'name', spec)} is not a network; there is nothing to export"
@@ -102,27 +102,28 @@ def _export(wrapper: nn.Module, example: torch.Tensor, path: str, opset: int) ->
         )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point (see the module docstring)."""
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, export, say where the file is."""
     ap = argparse.ArgumentParser(
         prog="python -m models.export", description="Export a learned deblurrer to ONNX."
     )
     ap.add_argument(
         "--ckpt",
         required=True,
-        help="checkpoint of DeblurGAN (shipped, training, original netG), DeblurGAN-v2 or the spatially variant RNN",
+        help="checkpoint of any learned model (DeblurGAN: also an original netG state dict)",
     )
     ap.add_argument("--out", required=True, help="output .onnx file")
     ap.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     args = ap.parse_args(argv)
-    try:
-        net, multiple = exportable(args.ckpt)
-        path = export_onnx(net, args.out, opset=args.opset, multiple=multiple)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    net, multiple = exportable(args.ckpt)
+    path = export_onnx(net, args.out, opset=args.opset, multiple=multiple)
     print(f"wrote {path}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (see the module docstring): errors print one line and give 2."""
+    return run_main(run, argv)
 
 
 if __name__ == "__main__":

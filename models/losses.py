@@ -1,8 +1,17 @@
-"""DeblurGAN losses: WGAN-GP adversarial terms and the VGG perceptual (content) loss.
+"""The losses of the model families: pixel, perceptual (VGG), WGAN-GP and RaLSGAN terms.
 
-* Critic: ``E[D(fake)] - E[D(real)] + λ·E[(‖∇D(x̂)‖₂ - 1)²]`` with ``x̂`` random interpolates of real
-  and fake (λ = 10, Gulrajani et al. 2017).
-* Generator: ``-E[D(fake)] + 100 · perceptual`` (Kupyn et al. 2018).
+* Pixel: MSE or L1 on the [0, 1] scale (:func:`pixel_loss`); :func:`content_loss` pairs it with the
+  perceptual term.
+* WGAN-GP (DeblurGAN): critic ``E[D(fake)] - E[D(real)] + λ·E[(‖∇D(x̂)‖₂ - 1)²]`` with ``x̂`` random
+  interpolates of real and fake (λ = 10, Gulrajani et al. 2017); generator ``-E[D(fake)]``.
+* RaLSGAN (DeblurGAN-v2; relativistic average least squares, Jolicoeur-Martineau 2018), with
+  ``r = D(sharp)``, ``f = D(restored)`` and means over the batch's patch scores::
+
+      L_D = ( E[(r − E f − 1)²] + E[(f − E r + 1)²] ) / 2
+      L_G = ( E[(r − E f + 1)²] + E[(f − E r − 1)²] ) / 2
+
+  the means ``E f``, ``E r`` are constants for the gradient; :func:`multiscale_mean` averages a term
+  over the score maps of a multi-scale critic.
 * Perceptual: mean squared difference of VGG features of restored and sharp images, after ImageNet
   normalisation. ``vgg19_conv3_3`` is the paper's choice (``vgg19().features[:15]``);
   ``vgg16_relu3_3`` (``vgg16().features[:16]``) is what the popular Keras port uses.
@@ -17,7 +26,8 @@ refuses (:class:`VGGWeightsUnavailable`): a randomly initialised VGG would train
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -78,6 +88,44 @@ def content_loss(
         else torch.zeros((), device=restored.device)
     )
     return pix, perc
+
+
+def ralsgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """``(E[(r − E f − 1)²] + E[(f − E r + 1)²]) / 2`` (to be minimised by the critic).
+
+    The means ``E f`` and ``E r`` are constants for the gradient, as in the authors' code (their
+    means come from a pool of stored, detached scores).
+    """
+    r, f = real_scores.float(), fake_scores.float()
+    mean_r, mean_f = r.mean().detach(), f.mean().detach()
+    return (((r - mean_f - 1.0) ** 2).mean() + ((f - mean_r + 1.0) ** 2).mean()) / 2
+
+
+def ralsgan_generator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """``(E[(r − E f + 1)²] + E[(f − E r − 1)²]) / 2`` (to be minimised by the generator; the means
+    are constants for the gradient, so only the second term moves the generator)."""
+    r, f = real_scores.float(), fake_scores.float()
+    mean_r, mean_f = r.mean().detach(), f.mean().detach()
+    return (((r - mean_f + 1.0) ** 2).mean() + ((f - mean_r - 1.0) ** 2).mean()) / 2
+
+
+def multiscale_mean(
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    real_scores: Sequence[torch.Tensor],
+    fake_scores: Sequence[torch.Tensor],
+) -> torch.Tensor:
+    """``loss(real, fake)`` averaged over the score maps of a multi-scale critic (one pair per scale)."""
+    total = sum(
+        (loss(r, f) for r, f in zip(real_scores, fake_scores, strict=True)),
+        torch.zeros((), device=real_scores[0].device),
+    )
+    return total / len(real_scores)
+
+
+def weighted_perceptual(loss: Any) -> str:
+    """The VGG variant of a loss configuration with ``perceptual`` and ``perceptual_weight`` fields,
+    or ``"none"`` when its weight is 0."""
+    return str(loss.perceptual) if loss.perceptual_weight > 0 else "none"
 
 
 def gradient_penalty(
@@ -215,3 +263,10 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             target = self._feats(sharp)
         return torch.mean((self._feats(restored).float() - target.float()) ** 2)
+
+
+def build_perceptual(
+    variant: str, weights: str | os.PathLike[str] | None, device: torch.device | str
+) -> PerceptualLoss | None:
+    """The perceptual loss of ``variant`` on ``device``, or None for ``"none"``."""
+    return PerceptualLoss(variant, weights).to(device) if variant != "none" else None

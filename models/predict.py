@@ -19,7 +19,6 @@ Any image size works: learned models reflect-pad to their size multiple and crop
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,10 @@ import numpy as np
 import torch
 
 from blurkit.io import list_images, read_image, write_image
+from blurkit.scripting import run_main
+from blurkit.tensors import to_image, to_tensor
 from models.base import Deblurrer, load_deblurrer
+from models.checkpoint import network_names
 
 #: Tile size for large images when neither ``--tile`` nor the model gives one (bounds memory).
 DEFAULT_TILE = 512
@@ -126,25 +128,27 @@ def predict_folder(
         todo.append((p, dst))
     written = 0
     pending: list[tuple[np.ndarray, Path]] = []
-
-    def flush() -> None:
-        nonlocal written
-        if not pending:
-            return
-        x = torch.stack([torch.from_numpy(img.transpose(2, 0, 1).copy()) for img, _ in pending]).to(device)
-        y = model(x).clamp(0, 1).cpu().numpy()
-        for (_, dst), restored in zip(pending, y, strict=True):
-            write_image(dst, restored.transpose(1, 2, 0))
-            written += 1
-        pending.clear()
-
     for p, dst in tqdm(todo, disable=not progress, desc="deblur"):
         img = read_image(p)
         if pending and (pending[0][0].shape != img.shape or len(pending) >= batch):
-            flush()
+            written += _restore_batch(model, pending, device)
         pending.append((img, dst))
-    flush()
+    written += _restore_batch(model, pending, device)
     return PredictSummary(written=written, skipped=skipped)
+
+
+def _restore_batch(model: Deblurrer, pending: list[tuple[np.ndarray, Path]], device: str | torch.device) -> int:
+    """Restore the same-size images of ``pending`` in one batch, write them, empty ``pending``;
+    returns how many were written."""
+    if not pending:
+        return 0
+    x = to_tensor(np.stack([img for img, _ in pending]), device)
+    y = to_image(model(x).clamp(0, 1))
+    for (_, dst), restored in zip(pending, y, strict=True):
+        write_image(dst, restored)
+    count = len(pending)
+    pending.clear()
+    return count
 
 
 PREDICT_EPILOG = """\
@@ -152,8 +156,8 @@ shipped checkpoints (models/weights/):
   deblurgan_blurkit.pt  reduced DeblurGAN generator (3.9 MB), 50 minutes on 2 CPU cores (deblurgan_cpu.toml)
   svrnn_blurkit.pt      compact spatially variant RNN (0.2 MB), 20 minutes on 2 CPU cores (svrnn_cpu.toml)
   nafnet_blurkit.pt     small NAFNet (0.9 MB), 21 minutes on 2 CPU cores (nafnet_cpu.toml), synthetic video-style blur
---ckpt also takes a training checkpoint (runs/NAME/checkpoint.pt) of any model family (deblurgan,
-deblurganv2, svrnn, nafnet), an original DeblurGAN generator state dict, or a registered name (identity, unsharp).
+--ckpt also takes a training checkpoint (runs/NAME/checkpoint.pt) of any model family
+({families}), an original DeblurGAN generator state dict, or a registered name (identity, unsharp).
 
 --src takes one image file, a folder (searched recursively) or a quoted glob ('shots/**/*.png').
 
@@ -162,13 +166,13 @@ example:
 """
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point (see the module docstring)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m models.predict`` (see the module docstring)."""
     ap = argparse.ArgumentParser(
         prog="python -m models.predict",
         description="Deblur images: one file, a folder or a glob.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=PREDICT_EPILOG,
+        epilog=PREDICT_EPILOG.format(families=", ".join(network_names())),
     )
     ap.add_argument("--ckpt", required=True, help="checkpoint file or registered deblurrer name")
     ap.add_argument("--src", required=True, help="an image file, a folder, or a quoted glob such as 'shots/*.jpg'")
@@ -182,26 +186,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="tile size for large images (0: no tiling; default: the model's own, else 512)",
     )
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    args = ap.parse_args(argv)
-    try:
-        if args.tile is not None and args.tile < 0:
-            raise ValueError(f"--tile: must be >= 0, got {args.tile}")
-        model = load_deblurrer(args.ckpt, device=args.device)
-        if hasattr(model, "tile"):
-            if args.tile is not None:
-                model.tile = args.tile or None
-            elif model.tile is None:
-                model.tile = DEFAULT_TILE
-        summary = predict_folder(
-            model, args.src, args.out, args.batch, args.overwrite, args.device, progress=True
-        )
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return ap
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, restore the images, say how many were written."""
+    args = build_parser().parse_args(argv)
+    if args.tile is not None and args.tile < 0:
+        raise ValueError(f"--tile: must be >= 0, got {args.tile}")
+    model = load_deblurrer(args.ckpt, device=args.device)
+    if hasattr(model, "tile"):
+        if args.tile is not None:
+            model.tile = args.tile or None
+        elif model.tile is None:
+            model.tile = DEFAULT_TILE
+    summary = predict_folder(model, args.src, args.out, args.batch, args.overwrite, args.device, progress=True)
     print(
         f"wrote {summary.written} images to {args.out}; skipped {summary.skipped} existing (use --overwrite)"
     )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (see the module docstring): errors print one line and give 2."""
+    return run_main(run, argv)
 
 
 if __name__ == "__main__":

@@ -51,13 +51,14 @@ def test_model_compare_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[
     for label in ("DeblurGAN", "DeblurGAN-v2", "Spatially variant RNN", "blurred input"):
         assert label in table
     rows = {r["model"]: r for r in summary["rows"]}
-    rnn = rows[model_compare.LABELS["svrnn"]]
+    labels = model_compare.labels()
+    rnn = rows[labels["svrnn"]]
     assert 9.1 < rnn["params M (paper size)"] < 9.35  # the released architecture
     assert rnn["cpu ms 96x64"] > 0
-    for name in model_compare.MODELS:
+    for name in model_compare.comparable_models():
         assert (out / "runs" / name / "generator.pt").is_file()
     # the depthwise-separable variant is costed beside the trained MobileNet model, and is lighter
-    dsc, v2 = rows[model_compare.LABELS["deblurganv2_dsc"]], rows[model_compare.LABELS["deblurganv2"]]
+    dsc, v2 = rows[labels["deblurganv2_dsc"]], rows[labels["deblurganv2"]]
     assert 0 < dsc["GMACs 96x64"] < v2["GMACs 96x64"]
     assert dsc["params M (paper size)"] < v2["params M (paper size)"]
     # held-out GoPro-style pairs came from the last frames only; the identity row scores both sets
@@ -77,7 +78,7 @@ def test_model_compare_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[
     ck = torch.load(out / "runs" / "svrnn" / "checkpoint.pt", map_location="cpu", weights_only=True)
     assert ck["config"]["optim"]["lr"] == 1e-3 and ck["config"]["optim"]["steps"] == 2
     rows = json.loads((out / "summary.json").read_text())["rows"]
-    assert [r["model"] for r in rows] == ["blurred input (identity)", model_compare.LABELS["svrnn"]]
+    assert [r["model"] for r in rows] == ["blurred input (identity)", labels["svrnn"]]
     assert rows[1]["settings"] == "optim.lr=1e-3"
     assert model_compare.main([*args, "--models", "svrnn,gan"]) == 2
 
@@ -99,4 +100,4 @@ def test_small_config_keeps_the_warmup_share() -> None:
     rnn = model_compare.small_config("svrnn", 300, ["optim.lr=2e-4"])
     assert rnn.optim.lr == 2e-4 and not hasattr(rnn.loss, "content_warmup")
     with pytest.raises(ValueError, match="MODEL.SECTION.KEY"):
-        model_compare.parse_settings(["cyclegan.optim.lr=1"], model_compare.MODELS)
+        model_compare.parse_settings(["cyclegan.optim.lr=1"], model_compare.comparable_models())

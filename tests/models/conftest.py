@@ -12,6 +12,7 @@ import torch
 from blurkit.io import write_image
 from blurkit.kernels import line_kernel
 from blurkit.ops.convolve import convolve
+from blurkit.tensors import to_image, to_tensor
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 VGG16_FILE = SHARED / "vgg" / "vgg16_imagenet_features_fp16.pth"
@@ -21,9 +22,9 @@ BSDS_VAL = SHARED / "bsds500" / "val"
 def smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A random natural-ish RGB image in [0, 1] (smoothed noise plus edges)."""
     base = rng.random((h // 4 + 2, w // 4 + 2, 3)).astype(np.float32)
-    t = torch.from_numpy(base.transpose(2, 0, 1))[None]
+    t = to_tensor(base)[None]
     up = torch.nn.functional.interpolate(t, size=(h, w), mode="bicubic", align_corners=False)[0]
-    img = up.permute(1, 2, 0).numpy()
+    img = to_image(up)
     img[h // 3 : h // 2, :, :] += 0.4
     img[:, w // 2 : w // 2 + 3, 1] -= 0.5
     return np.clip(img, 0, 1).astype(np.float32)
@@ -31,8 +32,7 @@ def smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 def blur_np(img: np.ndarray, length: float = 7.0, angle: float = 20.0) -> np.ndarray:
     k = torch.from_numpy(line_kernel(length, angle).astype(np.float32))
-    x = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
-    return convolve(x, k, border="reflect")[0].permute(1, 2, 0).numpy()
+    return to_image(convolve(to_tensor(img)[None], k, border="reflect")[0])
 
 
 def randomize(module: torch.nn.Module, seed: int = 0, std: float = 0.1) -> torch.nn.Module:

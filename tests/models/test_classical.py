@@ -11,6 +11,7 @@ from blurkit.io import read_image
 from blurkit.kernels import line_kernel
 from blurkit.metrics import psnr
 from blurkit.ops.convolve import convolve
+from blurkit.tensors import to_tensor
 from models import load_deblurrer
 from models.base import available_deblurrers
 from models.classical import gaussian_blur, richardson_lucy, unsharp_mask, wiener_deconvolve
@@ -22,7 +23,7 @@ def _sharp_batch() -> torch.Tensor:
     else:
         rng = np.random.default_rng(0)
         imgs = [smooth_image(rng, 160, 200) for _ in range(2)]
-    return torch.stack([torch.from_numpy(i.transpose(2, 0, 1).copy()) for i in imgs])
+    return torch.stack([to_tensor(i) for i in imgs])
 
 
 def _blurred(sharp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from models import predict, train
+from models.training.families import family_names
 
 MODELS = Path(train.__file__).resolve().parent
 
@@ -25,7 +26,7 @@ def _example_paths(text: str) -> list[Path]:
 
 def test_train_help_lists_families_and_configs(capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(train.main, capsys)
-    for family in train.FAMILIES:
+    for family in family_names():
         assert re.search(rf"^\s+{family}\s", text, re.M), family
     configs = sorted(p.name for p in (MODELS / "configs").glob("*.toml"))
     assert configs
@@ -42,7 +43,7 @@ def test_predict_help_lists_checkpoints(capsys: pytest.CaptureFixture[str]) -> N
     assert weights
     for name in weights:
         assert re.search(rf"^\s+{re.escape(name)}\s", text, re.M), name
-    for family in train.FAMILIES:
+    for family in family_names():
         assert family in text
     example = [line for line in text.splitlines() if line.strip().startswith("python -m models.predict")]
     assert len(example) == 1

@@ -12,8 +12,13 @@ import pytest
 import torch
 from conftest import randomize, tiny_data
 
-from models import deblurgan, deblurganv2, load_deblurrer, svrnn
-from models.train import config_from_dict, train
+from models import load_deblurrer
+from models.archs import deblurgan, deblurganv2, scan, svrnn
+from models.families import deblurgan as deblurgan_family
+from models.families import deblurganv2 as deblurganv2_family
+from models.families import svrnn as svrnn_family
+from models.training.config import config_from_dict
+from models.training.loop import train
 
 pytestmark = pytest.mark.gpu
 
@@ -41,14 +46,14 @@ def small_checkpoint(family: str, folder: Path) -> Path:
     torch.manual_seed(0)
     if family == "deblurgan":
         net = randomize(deblurgan.Generator(deblurgan.GeneratorConfig(base_channels=8, n_blocks=2)), std=0.05)
-        deblurgan.save_generator(net, path, half=False)
+        deblurgan_family.save_generator(net, path, half=False)
     elif family == "deblurganv2":
-        cfg = deblurganv2.GeneratorV2Config(width_mult=0.35, fpn_channels=16, head_channels=8, pretrained=False)
+        cfg = deblurganv2.FPNMobileNetConfig(width_mult=0.35, fpn_channels=16, head_channels=8, pretrained=False)
         net = randomize(deblurganv2.FPNMobileNet(cfg), std=0.05)
-        deblurganv2.save_generator(net, path, half=False)
+        deblurganv2_family.save_generator(net, path, half=False)
     else:
         cfg = svrnn.SVRNNConfig(base_channels=4, rnn_channels=4, n_rnn=1)
-        svrnn.save_generator(randomize(svrnn.SVRNN(cfg), std=0.05), path, half=False)
+        svrnn_family.save_generator(randomize(svrnn.SVRNN(cfg), std=0.05), path, half=False)
     return path
 
 
@@ -72,10 +77,10 @@ def test_scan_values_and_gradients_agree(gpu: str) -> None:
     b = torch.randn(2, 4, 8, 37, generator=g)
     upstream = torch.randn(2, 4, 8, 37, generator=g)
     results = []
-    for device, scan in (("cpu", svrnn.linear_scan_loop), (gpu, svrnn.linear_scan)):
+    for device, scan_fn in (("cpu", scan.linear_scan_loop), (gpu, scan.linear_scan)):
         pa = a.clone().to(device).requires_grad_(True)
         pb = b.clone().to(device).requires_grad_(True)
-        h = scan(pa, pb, -1)
+        h = scan_fn(pa, pb, -1)
         (h * upstream.to(device)).sum().backward()
         assert pa.grad is not None and pb.grad is not None
         results.append((h.detach().cpu(), pa.grad.cpu(), pb.grad.cpu()))
@@ -126,12 +131,12 @@ def test_training_steps_agree(family: str, gpu: str, pair_folder: Path, tmp_path
 
 
 def test_model_compare_costs_on_cuda(gpu: str, tmp_path: Path) -> None:
-    from benchmarks.model_compare import measure_cost
+    from benchmarks.runtime import measure_runtime
 
     for family in FAMILIES:
         spec = str(small_checkpoint(family, tmp_path))
-        cpu = measure_cost(spec, "cpu", 64, 96, repeats=1, warmup=0)
-        cuda = measure_cost(spec, gpu, 64, 96, repeats=2, warmup=1)
+        cpu = measure_runtime(spec, "cpu", 64, 96, repeats=1, warmup=0)
+        cuda = measure_runtime(spec, gpu, 64, 96, repeats=2, warmup=1)
         assert cuda["ms_per_image"] > 0
         assert cuda["params_M"] == pytest.approx(cpu["params_M"])
         assert cuda["gmacs"] == pytest.approx(cpu["gmacs"], rel=1e-6)

@@ -11,16 +11,8 @@ from conftest import randomize
 from torch import nn
 
 from models import load_deblurrer
-from models.deblurgan import (
-    Critic,
-    CriticConfig,
-    DeblurGAN,
-    Generator,
-    GeneratorConfig,
-    convert_original_state_dict,
-    load_generator,
-    save_generator,
-)
+from models.archs.deblurgan import Critic, CriticConfig, Generator, GeneratorConfig
+from models.families.deblurgan import DeblurGAN, convert_original_state_dict, load_generator, save_generator
 
 TINY = GeneratorConfig(base_channels=4, n_blocks=2, dropout=0.0)
 

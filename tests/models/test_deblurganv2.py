@@ -4,7 +4,6 @@ training step, checkpoints, ONNX export and training through ``models.train``.""
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -13,30 +12,29 @@ import torch
 from conftest import blur_np, randomize, smooth_image, tiny_data
 from torch import nn
 
+from blurkit.tensors import to_tensor
 from models import load_deblurrer
-from models.deblurganv2 import (
+from models.archs.deblurganv2 import (
     MOBILENET_WEIGHTS_ENV,
-    DeblurGANv2,
     DoubleCritic,
     DoubleCriticConfig,
     FPNMobileNet,
-    GeneratorV2Config,
-    V2LossConfig,
+    FPNMobileNetConfig,
     mobilenet_backbone,
-    ralsgan_critic_loss,
-    ralsgan_generator_loss,
-    save_generator,
-    train_step,
 )
-from models.train import config_from_dict, load_config, train
+from models.families.deblurganv2 import DeblurGANv2, DeblurGANv2LossConfig, save_generator, train_step
+from models.losses import ralsgan_critic_loss, ralsgan_generator_loss
+from models.training.config import config_from_dict, load_config
+from models.training.families import StepContext
+from models.training.loop import train
 
 REPO = Path(__file__).resolve().parents[2]
 
-TINY = GeneratorV2Config(width_mult=0.35, fpn_channels=16, head_channels=8, pretrained=False)
+TINY = FPNMobileNetConfig(width_mult=0.35, fpn_channels=16, head_channels=8, pretrained=False)
 
 
 def test_generator_layout_and_identity() -> None:
-    net = FPNMobileNet(GeneratorV2Config(pretrained=False))
+    net = FPNMobileNet(FPNMobileNetConfig(pretrained=False))
     assert [m.out_channels for m in net.laterals] == [64, 128, 128, 128, 128]
     assert [m.in_channels for m in net.laterals] == [16, 24, 32, 64, 160]
     assert net.backbone_source == "random"
@@ -45,7 +43,7 @@ def test_generator_layout_and_identity() -> None:
     with pytest.raises(ValueError, match="multiples of 32"):
         net(torch.zeros(1, 3, 48, 64))
     with pytest.raises(ValueError, match="head_channels"):
-        GeneratorV2Config(fpn_channels=128, head_channels=32)
+        FPNMobileNetConfig(fpn_channels=128, head_channels=32)
 
 
 def test_generator_range_and_dsc() -> None:
@@ -54,8 +52,8 @@ def test_generator_range_and_dsc() -> None:
     with torch.no_grad():
         y = net(torch.rand(1, 3, 64, 64) * 2 - 1)
     assert y.shape == (1, 3, 64, 64) and float(y.abs().max()) <= 1
-    plain = FPNMobileNet(GeneratorV2Config(pretrained=False))
-    dsc = FPNMobileNet(GeneratorV2Config(pretrained=False, dsc=True))
+    plain = FPNMobileNet(FPNMobileNetConfig(pretrained=False))
+    dsc = FPNMobileNet(FPNMobileNetConfig(pretrained=False, dsc=True))
     depthwise = [m for m in dsc.heads.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
     assert depthwise and all(m.kernel_size == (3, 3) and m.groups == m.in_channels for m in depthwise)
 
@@ -87,17 +85,17 @@ def test_backbone_weights_from_file_and_fallback(
     reference = torchvision.models.mobilenet_v2()
     path = tmp_path / "mobilenet_v2.pth"
     torch.save(reference.state_dict(), path)
-    config = GeneratorV2Config(backbone_weights=str(path))
+    config = FPNMobileNetConfig(backbone_weights=str(path))
     features, source = mobilenet_backbone(config, init_from_pretrained=True)
     assert source == f"file:{path}"
     torch.testing.assert_close(features[3].conv[0][0].weight, reference.features[3].conv[0][0].weight)
     # the environment variable works too; loading a checkpoint never looks for weights
     monkeypatch.setenv(MOBILENET_WEIGHTS_ENV, str(path))
-    assert mobilenet_backbone(GeneratorV2Config(), True)[1] == f"file:{path}"
-    assert mobilenet_backbone(GeneratorV2Config(), False)[1] == "random"
+    assert mobilenet_backbone(FPNMobileNetConfig(), True)[1] == f"file:{path}"
+    assert mobilenet_backbone(FPNMobileNetConfig(), False)[1] == "random"
     monkeypatch.delenv(MOBILENET_WEIGHTS_ENV)
     with pytest.raises(FileNotFoundError, match="absent.pth"):
-        mobilenet_backbone(GeneratorV2Config(backbone_weights=str(tmp_path / "absent.pth")), True)
+        mobilenet_backbone(FPNMobileNetConfig(backbone_weights=str(tmp_path / "absent.pth")), True)
 
     # no file and no download: train from scratch, say so, never fail
     real = torchvision.models.mobilenet_v2
@@ -108,8 +106,8 @@ def test_backbone_weights_from_file_and_fallback(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(torchvision.models, "mobilenet_v2", offline)
-    with caplog.at_level(logging.WARNING, logger="models.deblurganv2"):
-        _, source = mobilenet_backbone(GeneratorV2Config(), True)
+    with caplog.at_level(logging.WARNING, logger="models.archs.deblurganv2"):
+        _, source = mobilenet_backbone(FPNMobileNetConfig(), True)
     assert source == "random"
     assert "from scratch" in caplog.text and "network unreachable" in caplog.text
 
@@ -160,27 +158,27 @@ def test_ralsgan_means_are_constants_for_the_gradient() -> None:
 
 
 def test_loss_config_defaults_are_the_authors() -> None:
-    lc = V2LossConfig()
+    lc = DeblurGANv2LossConfig()
     assert (lc.pixel, lc.pixel_weight, lc.perceptual_weight, lc.adv_weight) == ("mse", 0.5, 0.006, 0.001)
     with pytest.raises(ValueError, match="adv_weight"):
-        V2LossConfig(adv_weight=-1.0)
+        DeblurGANv2LossConfig(adv_weight=-1.0)
 
 
 def test_train_step_overfits_one_pair() -> None:
     rng = np.random.default_rng(0)
     sharp = smooth_image(rng, 32, 32)
-    x = torch.from_numpy(blur_np(sharp, 9.0, 30.0).transpose(2, 0, 1))[None].repeat(2, 1, 1, 1) * 2 - 1
-    y = torch.from_numpy(sharp.transpose(2, 0, 1))[None].repeat(2, 1, 1, 1) * 2 - 1
+    x = to_tensor(blur_np(sharp, 9.0, 30.0))[None].repeat(2, 1, 1, 1) * 2 - 1
+    y = to_tensor(sharp)[None].repeat(2, 1, 1, 1) * 2 - 1
     torch.manual_seed(0)
     gen = FPNMobileNet(
-        GeneratorV2Config(width_mult=0.35, fpn_channels=32, head_channels=16, pretrained=False)
+        FPNMobileNetConfig(width_mult=0.35, fpn_channels=32, head_channels=16, pretrained=False)
     )
     critic = DoubleCritic(DoubleCriticConfig(base_channels=4))
     opt_g = torch.optim.Adam(gen.parameters(), lr=3e-3)
     opt_d = torch.optim.Adam(critic.parameters(), lr=1e-3)
-    cfg = V2LossConfig(perceptual="none")
+    cfg = DeblurGANv2LossConfig(perceptual="none")
     logs = [
-        train_step(gen, [critic], opt_g, opt_d, x, y, cfg, None, nullcontext, lambda: None)[1]
+        train_step(StepContext(gen, opt_g, cfg, critic=critic, opt_d=opt_d), (x, y))[1]
         for _ in range(40)
     ]
     pixel = [r["loss_pixel"] for r in logs]

@@ -9,8 +9,9 @@ import pytest
 import torch
 from conftest import randomize
 
-from models.deblurgan import DeblurGAN, Generator, GeneratorConfig, save_generator
+from models.archs.deblurgan import Generator, GeneratorConfig
 from models.export import main
+from models.families.deblurgan import DeblurGAN, save_generator
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'blurkit[onnx]')")
 pytest.importorskip("onnx", reason="onnx not installed (pip install 'blurkit[onnx]')")

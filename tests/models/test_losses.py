@@ -10,7 +10,7 @@ from conftest import VGG16_FILE
 from torch import nn
 
 import models.losses as losses
-from models.deblurgan import Critic, CriticConfig
+from models.archs.deblurgan import Critic, CriticConfig
 from models.losses import (
     PerceptualLoss,
     VGGWeightsUnavailable,

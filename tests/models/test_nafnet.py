@@ -9,7 +9,8 @@ import torch
 from conftest import randomize, tiny_data
 
 from models import load_deblurrer
-from models.nafnet import NAFBlock, NAFNet, NAFNetConfig, NAFNetDeblurrer, save_generator
+from models.archs.nafnet import NAFBlock, NAFNet, NAFNetConfig
+from models.families.nafnet import NAFNetDeblurrer, save_generator
 
 TINY = NAFNetConfig(width=4, enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1))
 
@@ -38,7 +39,7 @@ def test_config_validation_and_size_multiple() -> None:
 
 
 def test_layer_norm_normalises_each_pixel_over_channels() -> None:
-    from models.nafnet import LayerNorm2d
+    from models.archs.nafnet import LayerNorm2d
 
     x = torch.randn(2, 6, 5, 7) * 3 + 1
     y = LayerNorm2d(6)(x)
@@ -75,7 +76,8 @@ def test_tiled_restoration_matches_whole_image_inside_tiles(tmp_path: Path) -> N
 
 
 def test_trains_through_the_shared_loop(tmp_path: Path, pair_folder: Path) -> None:
-    from models.train import config_from_dict, train
+    from models.training.config import config_from_dict
+    from models.training.loop import train
 
     raw = {
         "model": {"name": "nafnet"},

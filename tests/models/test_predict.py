@@ -10,7 +10,8 @@ import torch
 from conftest import BSDS_VAL, randomize, smooth_image
 
 from blurkit.io import read_image, write_image
-from models.deblurgan import Generator, GeneratorConfig, save_generator
+from models.archs.deblurgan import Generator, GeneratorConfig
+from models.families.deblurgan import save_generator
 from models.predict import main
 
 

@@ -18,6 +18,7 @@ import torch
 
 from blurkit.io import list_images, read_image
 from blurkit.metrics import psnr
+from blurkit.tensors import to_image, to_tensor
 from models import load_deblurrer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,8 +67,7 @@ def test_shipped_generator_restores_held_out_photos(name: str, shared_data: Path
     for blurred_path in list_images(tmp_path / "pairs" / "blur"):
         blurred = read_image(blurred_path)
         sharp = read_image(tmp_path / "pairs" / "sharp" / blurred_path.name)
-        b = torch.from_numpy(np.ascontiguousarray(blurred.transpose(2, 0, 1)))[None]
-        s = torch.from_numpy(np.ascontiguousarray(sharp.transpose(2, 0, 1)))[None]
+        b, s = to_tensor(blurred)[None], to_tensor(sharp)[None]
         with torch.no_grad():
             restored = model(b)
         gains.append(float(psnr(restored, s)) - float(psnr(b, s)))
@@ -95,9 +95,9 @@ def test_shipped_nafnet_on_real_frame_averages(shared_data: Path, tmp_path: Path
     gains, shifts, sharp_gain = [], [], []
     for b, s in list_pairs(tmp_path / "real"):
         blurred, sharp = read_image(b), read_image(s)
-        x = torch.from_numpy(np.ascontiguousarray(blurred.transpose(2, 0, 1)))[None]
+        x = to_tensor(blurred)[None]
         with torch.no_grad():
-            y = model(x)[0].permute(1, 2, 0).numpy()
+            y = to_image(model(x)[0])
         y8, b8, s8 = to_uint(y, 8), to_uint(blurred, 8), to_uint(sharp, 8)
         gains.append(float(psnr(y8, s8)) - float(psnr(b8, s8)))
         shifts.append(float(y8.astype(float).mean() - s8.astype(float).mean()))

@@ -4,7 +4,6 @@ its training step, checkpoints, ONNX export and training through ``models.train`
 from __future__ import annotations
 
 import dataclasses
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -13,20 +12,15 @@ import torch
 from conftest import blur_np, randomize, smooth_image, tiny_data
 
 from blurkit.io import read_image, write_image
+from blurkit.tensors import to_image, to_tensor
 from models import load_deblurrer
+from models.archs.scan import linear_scan, linear_scan_loop
+from models.archs.svrnn import SVRNN, SVRNNConfig, spatial_rnn
+from models.families.svrnn import PixelLossConfig, SVRNNDeblurrer, save_generator, train_step
 from models.losses import pixel_loss
-from models.svrnn import (
-    SVRNN,
-    SVRNNConfig,
-    SVRNNDeblurrer,
-    SVRNNLossConfig,
-    linear_scan,
-    linear_scan_loop,
-    save_generator,
-    spatial_rnn,
-    train_step,
-)
-from models.train import config_from_dict, load_config, train
+from models.training.config import config_from_dict, load_config
+from models.training.families import StepContext
+from models.training.loop import train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -161,7 +155,7 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError, match="n_rnn"):
         SVRNNConfig(n_rnn=0)
     with pytest.raises(ValueError, match="pixel"):
-        SVRNNLossConfig(pixel="huber")
+        PixelLossConfig(pixel="huber")
 
 
 def test_untrained_is_identity_and_weights_bounded() -> None:
@@ -197,15 +191,13 @@ def test_overfits_one_pair() -> None:
     rng = np.random.default_rng(0)
     sharp = smooth_image(rng, 32, 32)
     blurred = blur_np(sharp, 9.0, 30.0)
-    x = torch.from_numpy(blurred.transpose(2, 0, 1))[None] * 2 - 1
-    y = torch.from_numpy(sharp.transpose(2, 0, 1))[None] * 2 - 1
+    x = to_tensor(blurred)[None] * 2 - 1
+    y = to_tensor(sharp)[None] * 2 - 1
     torch.manual_seed(0)
     net = SVRNN(SVRNNConfig(base_channels=8, rnn_channels=8, n_rnn=1))
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     losses = [
-        train_step(net, [], opt, None, x, y, SVRNNLossConfig(), None, nullcontext, lambda: None)[1][
-            "loss_pixel"
-        ]
+        train_step(StepContext(net, opt, PixelLossConfig()), (x, y))[1]["loss_pixel"]
         for _ in range(60)
     ]
     assert min(losses[-5:]) < losses[0] / 4, losses[::10]
@@ -236,11 +228,11 @@ def test_sweep_tile_is_the_default_tiling(tmp_path: Path) -> None:
     assert SVRNNDeblurrer(net, tile=48).tile == 48  # an explicit tile wins
     # models.predict keeps the network's tile unless --tile says otherwise
     src = tmp_path / "src"
-    write_image(src / "a.png", x[0].permute(1, 2, 0).numpy())
+    write_image(src / "a.png", to_image(x[0]))
     for extra, expected in (([], tiled), (["--tile", "0"], whole)):
         out = tmp_path / f"out{len(extra)}"
         assert predict_main(["--ckpt", str(tmp_path / "svrnn.pt"), "--src", str(src), "--out", str(out), *extra]) == 0
-        got = torch.from_numpy(read_image(out / "a.png").transpose(2, 0, 1))[None]
+        got = to_tensor(read_image(out / "a.png"))[None]
         assert float((got - expected.clamp(0, 1)).abs().max()) <= 1 / 255 + 1e-6
     for bad in (-4, 30, 8):
         with pytest.raises(ValueError, match="sweep_tile"):

@@ -11,7 +11,9 @@ import torch
 from conftest import VGG16_FILE, tiny_data
 
 from models import load_deblurrer
-from models.train import config_from_dict, load_config, lr_factor, main, train
+from models.train import main
+from models.training.config import config_from_dict, load_config, lr_factor
+from models.training.loop import train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,11 +104,10 @@ def test_config_validation(pair_folder: Path) -> None:
 def test_generator_loss_terms(pixel: str) -> None:
     """loss_g = adversarial_weight · adversarial + perceptual_weight · perceptual + pixel_weight ·
     pixel (the paper: adversarial 1, pixel 0)."""
-    from contextlib import nullcontext
-
-    from models.deblurgan import Critic, CriticConfig, Generator, GeneratorConfig
+    from models.archs.deblurgan import Critic, CriticConfig, Generator, GeneratorConfig
+    from models.families.deblurgan import DeblurGANLossConfig, train_step
     from models.losses import pixel_loss
-    from models.train import LossConfig, wgan_gp_step
+    from models.training.families import StepContext
 
     torch.manual_seed(0)
     gen = Generator(GeneratorConfig(base_channels=4, n_blocks=1, dropout=0.0))
@@ -124,7 +125,7 @@ def test_generator_loss_terms(pixel: str) -> None:
         g.load_state_dict(gen.state_dict())
         opt_g = torch.optim.Adam(g.parameters(), lr=1e-4)
         opt_d = torch.optim.Adam(critic.parameters(), lr=0.0)  # the critic stays fixed
-        loss = LossConfig(
+        loss = DeblurGANLossConfig(
             perceptual="none",
             perceptual_weight=2.0,
             critic_steps=1,
@@ -132,9 +133,8 @@ def test_generator_loss_terms(pixel: str) -> None:
             pixel_weight=weight,
             adversarial_weight=adv_weight,
         )
-        fake, log = wgan_gp_step(
-            g, [critic], opt_g, opt_d, x, y, loss, fake_perceptual, nullcontext, lambda: None
-        )
+        ctx = StepContext(g, opt_g, loss, critic=critic, opt_d=opt_d, perceptual=fake_perceptual)
+        fake, log = train_step(ctx, (x, y))
         expected_pix = float(pixel_loss(fake.detach(), y, pixel))
         assert log["loss_pixel"] == pytest.approx(expected_pix, rel=1e-5)
         assert log["loss_g"] == pytest.approx(
@@ -297,7 +297,7 @@ def test_cli_settings_and_no_silent_overwrite(
 
 
 def test_apply_overrides_parses_toml_values() -> None:
-    from models.train import apply_overrides
+    from models.training.config import apply_overrides
 
     raw = {"optim": {"lr": 1e-4}, "loss": {"pixel": "mse"}}
     got = apply_overrides(raw, ["optim.lr=5e-4", "optim.betas = [0.5, 0.999]", "loss.pixel=l1", "train.amp=false"])

@@ -16,8 +16,7 @@ channels, and the global residual ``output = input + branch``. As in this packag
 networks the last conv starts at zero, so an untrained NAFNet is exactly the identity — a model that
 has learned nothing leaves a photo as it was. Images are in [-1, 1] (the training loop's range).
 
-Loss: the pixel-loss step shared with ``svrnn`` (``[loss] pixel = "mse"`` or ``"l1"``; optional VGG
-perceptual term).
+Loss: the pixel-loss step shared with the spatially variant RNN (``models.families.nafnet``).
 
 The paper's GoPro model is ``width = 32``, ``enc_blocks = (1, 1, 1, 28)``, ``middle_blocks = 1``,
 ``dec_blocks = (1, 1, 1, 1)`` (NAFNet-32, 32.87 dB on GoPro); the configs here are much smaller
@@ -26,24 +25,14 @@ for CPU budgets (``models/configs/nafnet_cpu.toml``).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import Deblurrer, register_checkpoint_loader
-from models.checkpoint import load_mapping, network_from_state, read_network, save_network
-from models.tiling import NetworkDeblurrer
+from blurkit.tensors import chw_to_hwc, hwc_to_chw
 
-#: ``kind`` tag of the shipped single-file format.
-GENERATOR_KIND = "blurkit.nafnet.generator"
-#: ``kind`` tag of training checkpoints written by ``models.train``.
-TRAIN_KIND = "blurkit.nafnet.train"
 #: Smallest input side the wrapper pads to.
 MIN_SIZE = 16
 #: Spatial multiple of the default configuration (``2 ** len(enc_blocks)``); the training loop
@@ -105,8 +94,8 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), self.weight, self.bias, self.eps)
-        return y.permute(0, 3, 1, 2)
+        y = F.layer_norm(chw_to_hwc(x), (x.shape[1],), self.weight, self.bias, self.eps)
+        return hwc_to_chw(y)
 
 
 class SimpleGate(nn.Module):
@@ -188,53 +177,3 @@ class NAFNet(nn.Module):
         for up, dec, skip in zip(self.ups, self.decoders, reversed(skips), strict=True):
             y = dec(up(y) + skip)
         return x + self.ending(y)
-
-
-class NAFNetDeblurrer(NetworkDeblurrer):
-    """A :class:`NAFNet` behind the :class:`models.base.Deblurrer` interface ([0, 1] in and out,
-    any size: reflect-padded to the network's multiple and cropped back; tiles when ``tile`` is set,
-    by default the network's own ``tile``)."""
-
-    net: NAFNet
-    min_size = MIN_SIZE
-
-    def __init__(
-        self,
-        net: NAFNet,
-        device: str | torch.device = "cpu",
-        tile: int | None = None,
-        overlap: int | None = None,
-        name: str = "network",
-    ) -> None:
-        self.size_multiple = net.config.size_multiple
-        if tile is None and net.config.tile:
-            tile = net.config.tile
-        if overlap is None:
-            overlap = max(self.size_multiple, (tile or 256) // 4)
-        super().__init__(net, device=device, tile=tile, overlap=overlap, name=name)
-
-
-def build_generator(config: NAFNetConfig) -> NAFNet:
-    """A fresh network (the factory ``models.train`` calls)."""
-    return NAFNet(config)
-
-
-def save_generator(net: nn.Module, path: str | os.PathLike[str], half: bool = True) -> None:
-    """Write the shipped single-file format: architecture + (half-precision) weights."""
-    if not isinstance(net, NAFNet):
-        raise ValueError(f"save_generator: expected a NAFNet, got {type(net).__name__}")
-    save_network(net, GENERATOR_KIND, path, half)
-
-
-def net_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> NAFNet:
-    """A float32 :class:`NAFNet` from a config mapping and a state dict (any float dtype)."""
-    return network_from_state(NAFNet, NAFNetConfig, config, state, "nafnet")
-
-
-@register_checkpoint_loader
-def _load_checkpoint(path: Path, device: str | torch.device) -> Deblurrer | None:
-    obj = load_mapping(path)
-    net = None if obj is None else read_network(obj, GENERATOR_KIND, TRAIN_KIND, net_from_state)
-    if net is None:
-        return None
-    return NAFNetDeblurrer(net, device=device, name=f"nafnet:{path.stem}")

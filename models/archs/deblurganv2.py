@@ -1,9 +1,9 @@
-"""DeblurGAN-v2 (Kupyn et al., ICCV 2019): FPN-MobileNetV2 generator, double-scale RaLSGAN critic.
+"""DeblurGAN-v2 (Kupyn et al., ICCV 2019): the FPN-MobileNetV2 generator and the double-scale critic.
 
 Kupyn, Martyniuk, Wu and Wang, "DeblurGAN-v2: Deblurring (Orders-of-Magnitude) Faster and Better",
-ICCV 2019 — the ``FPNMobileNet`` generator with the ``double_gan`` critic and ``ragan-ls`` loss of
-the authors' released MobileNet model (their README's model table; the ``config/config.yaml`` they
-ship selects ``fpn_inception`` and ``wgan-gp``).
+ICCV 2019 — the ``FPNMobileNet`` generator with the ``double_gan`` critic of the authors' released
+MobileNet model (their README's model table; the ``config/config.yaml`` they ship selects
+``fpn_inception`` and ``wgan-gp``). Its RaLSGAN loss and training step: ``models.families.deblurganv2``.
 
 Generator (images in [-1, 1], side a multiple of 32)::
 
@@ -22,58 +22,31 @@ Defaults P = 128, H = 64 (the paper's MobileNet model). ``dsc = true`` makes eve
 FPN, heads and smoothing layers depthwise-separable (3×3 depthwise + 1×1 pointwise: the paper's
 "MobileNet-DSC"). ``width_mult`` < 1 thins the backbone (torchvision's MobileNetV2 width multiplier;
 channel counts are read from the built modules) for CPU-sized models. The final conv starts at zero,
-so an untrained generator is the identity (as ``models.deblurgan``; the paper does not say).
+so an untrained generator is the identity (as ``models.archs.deblurgan``; the paper does not say).
+Its other layers start N(0, 0.02) as DeblurGAN's (the authors keep PyTorch's defaults).
 
 Backbone weights (``pretrained = true``, training only): the file in ``backbone_weights`` or
 ``$BLURKIT_MOBILENET_WEIGHTS`` (a torchvision ``mobilenet_v2`` state dict, whole or ``features.*``),
 else torchvision's ImageNet download, else random initialisation — never an error; the log says
-which (logger ``models.deblurganv2``). Loading a checkpoint never touches them.
+which (logger ``models.archs.deblurganv2``). Loading a checkpoint never touches them.
 
 Critic: double-scale, as the authors' ``DoubleGAN``: a local PatchGAN (``local_layers = 3``, 70×70
 patches) and a global one (``global_layers = 5``, a receptive field of 286 px, i.e. the whole
-training crop), both :class:`models.deblurgan.Critic` applied to the whole image.
-
-Losses (relativistic average least squares, RaLSGAN, Jolicoeur-Martineau 2018), per critic ``D``
-with ``r = D(sharp)``, ``f = D(restored)``, means over the batch's patch scores::
-
-    L_D = ( E[(r − E f − 1)²] + E[(f − E r + 1)²] ) / 2
-    L_G,adv = ( E[(r − E f + 1)²] + E[(f − E r − 1)²] ) / 2
-
-averaged over the two critics; the means ``E f``, ``E r`` are constants for the gradient. Generator:
-``L_G = 0.5 · MSE + 0.006 · perceptual + 0.001 · L_G,adv`` — the weights of the authors'
-``PerceptualLoss`` (0.5 × pixel MSE + 0.006 × VGG19 conv3_3 feature MSE) and their
-``adv_lambda = 0.001``; the paper's Eq. 2 prints 0.01 for the adversarial weight. One critic update
-per generator update, critic first.
-
-Deviations from the released code: (1) its ``PerceptualLoss`` ImageNet-normalises the first image of
-the batch in place before both terms, so at its batch size of 1 the pixel MSE is taken on normalised
-images (about 20× the [0, 1] MSE); here the pixel MSE is on [0, 1] images as the paper writes it;
-(2) its relativistic means come from a pool of the last 50 detached score maps, here from the
-current batch (detached too); (3) it scales the critic loss by ``adv_lambda`` (no effect under Adam
-up to its epsilon); (4) it freezes the backbone for the first 3 epochs, uses batch 1, 200 × 1000
-iterations with a linear decay from epoch 50 that ends near 0.26 × the initial rate, and heavy
-geometric and photometric augmentation; ``models.train`` uses its own schedule, batch and flips;
-(5) its layers keep PyTorch's default initialisation, here N(0, 0.02) as in ``models.deblurgan``.
+training crop), both :class:`models.archs.deblurgan.Critic` applied to the whole image.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import Deblurrer, register_checkpoint_loader
-from models.checkpoint import load_mapping, network_from_state, read_network, read_weights_file, save_network
-from models.deblurgan import Critic, CriticConfig, init_weights
-from models.losses import content_loss
-from models.tiling import NetworkDeblurrer
+from models.archs.deblurgan import Critic, CriticConfig, init_weights
+from models.checkpoint import read_weights_file
 
 LOG = logging.getLogger(__name__)
 
@@ -83,16 +56,12 @@ SIZE_MULTIPLE = 32
 MIN_SIZE = 32
 #: Environment variable naming a local MobileNetV2 state dict.
 MOBILENET_WEIGHTS_ENV = "BLURKIT_MOBILENET_WEIGHTS"
-#: ``kind`` tag of the shipped single-file format.
-GENERATOR_KIND = "blurkit.deblurganv2.generator"
-#: ``kind`` tag of training checkpoints written by ``models.train``.
-TRAIN_KIND = "blurkit.deblurganv2.train"
 #: MobileNetV2 ``features`` slices of the five encoder stages (the authors' FPN).
 STAGES = ((0, 2), (2, 4), (4, 7), (7, 11), (11, 16))
 
 
 @dataclass(frozen=True)
-class GeneratorV2Config:
+class FPNMobileNetConfig:
     """FPN-MobileNetV2 generator hyper-parameters (defaults: the paper's MobileNet model).
 
     Attributes:
@@ -148,32 +117,6 @@ class DoubleCriticConfig:
             )
 
 
-@dataclass(frozen=True)
-class V2LossConfig:
-    """``[loss]`` of a ``deblurganv2`` run (defaults: the authors' configuration).
-
-    Attributes:
-        perceptual: VGG variant (``models.losses``; the paper's is ``vgg19_conv3_3``) or ``"none"``.
-        perceptual_weight: weight of the VGG feature MSE (0.006).
-        pixel: ``"mse"`` (the authors') or ``"l1"``.
-        pixel_weight: weight of the pixel term on [0, 1] images (0.5).
-        adv_weight: weight of the generator's RaLSGAN term (0.001).
-    """
-
-    perceptual: str = "vgg19_conv3_3"
-    perceptual_weight: float = 0.006
-    pixel: str = "mse"
-    pixel_weight: float = 0.5
-    adv_weight: float = 0.001
-
-    def __post_init__(self) -> None:
-        if self.pixel not in ("mse", "l1"):
-            raise ValueError(f"pixel: must be 'mse' or 'l1', got {self.pixel!r}")
-        for name in ("perceptual_weight", "pixel_weight", "adv_weight"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
-
-
 # --------------------------------------------------------------------------------------------------
 # Generator
 # --------------------------------------------------------------------------------------------------
@@ -198,7 +141,7 @@ def _up(x: torch.Tensor, factor: int) -> torch.Tensor:
     return F.interpolate(x, scale_factor=float(factor), mode="nearest")
 
 
-def mobilenet_backbone(config: GeneratorV2Config, init_from_pretrained: bool) -> tuple[nn.Sequential, str]:
+def mobilenet_backbone(config: FPNMobileNetConfig, init_from_pretrained: bool) -> tuple[nn.Sequential, str]:
     """torchvision's MobileNetV2 ``features`` and where its weights came from.
 
     Args:
@@ -270,7 +213,7 @@ class FPNMobileNet(nn.Module):
     """DeblurGAN-v2 generator: (B, 3, H, W) in [-1, 1] → same shape; H, W multiples of 32."""
 
     def __init__(
-        self, config: GeneratorV2Config = GeneratorV2Config(), init_from_pretrained: bool = False
+        self, config: FPNMobileNetConfig = FPNMobileNetConfig(), init_from_pretrained: bool = False
     ) -> None:
         super().__init__()
         self.config = config
@@ -333,133 +276,3 @@ class DoubleCritic(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [self.local(x), self.full(x)]
 
-
-# --------------------------------------------------------------------------------------------------
-# RaLSGAN losses and the training step (called by models.train)
-# --------------------------------------------------------------------------------------------------
-def ralsgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """``(E[(r − E f − 1)²] + E[(f − E r + 1)²]) / 2`` (to be minimised by the critic).
-
-    The means ``E f`` and ``E r`` are constants for the gradient, as in the authors' code (their
-    means come from a pool of stored, detached scores).
-    """
-    r, f = real_scores.float(), fake_scores.float()
-    mean_r, mean_f = r.mean().detach(), f.mean().detach()
-    return (((r - mean_f - 1.0) ** 2).mean() + ((f - mean_r + 1.0) ** 2).mean()) / 2
-
-
-def ralsgan_generator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """``(E[(r − E f + 1)²] + E[(f − E r − 1)²]) / 2`` (to be minimised by the generator; the means
-    are constants for the gradient, so only the second term moves the generator)."""
-    r, f = real_scores.float(), fake_scores.float()
-    mean_r, mean_f = r.mean().detach(), f.mean().detach()
-    return (((r - mean_f + 1.0) ** 2).mean() + ((f - mean_r - 1.0) ** 2).mean()) / 2
-
-
-def train_step(
-    generator: nn.Module,
-    critics: list[nn.Module],
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer | None,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    loss: V2LossConfig,
-    perceptual: nn.Module | None,
-    autocast: Callable[[], Any],
-    reduce_critic_grads: Callable[[], None],
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """One critic update then one generator update (RaLSGAN, both critic scales averaged).
-
-    Returns:
-        The generator output and the logged losses.
-    """
-    if opt_d is None or len(critics) != 1:
-        raise ValueError("deblurganv2 train_step: needs one DoubleCritic and its optimiser")
-    critic = critics[0]
-    with autocast():
-        fake = generator(x)
-    fake32 = fake.float()
-    for p in critic.parameters():
-        p.requires_grad_(True)
-    opt_d.zero_grad(set_to_none=True)
-    with autocast():
-        real_scores = critic(y)
-        fake_scores = critic(fake32.detach())
-    loss_d = sum(
-        (ralsgan_critic_loss(r, f) for r, f in zip(real_scores, fake_scores, strict=True)),
-        torch.zeros((), device=x.device),
-    ) / len(real_scores)
-    loss_d.backward()
-    reduce_critic_grads()
-    opt_d.step()
-    for p in critic.parameters():
-        p.requires_grad_(False)
-    opt_g.zero_grad(set_to_none=True)
-    with autocast():
-        real_scores = [s.detach() for s in critic(y)]
-        fake_scores = critic(fake)
-        loss_pix, loss_p = content_loss(fake, y, loss.pixel, perceptual)
-    loss_adv = sum(
-        (ralsgan_generator_loss(r, f) for r, f in zip(real_scores, fake_scores, strict=True)),
-        torch.zeros((), device=x.device),
-    ) / len(real_scores)
-    loss_g = loss.pixel_weight * loss_pix + loss.perceptual_weight * loss_p + loss.adv_weight * loss_adv
-    loss_g.backward()
-    opt_g.step()
-    return fake, {
-        "loss_d": float(loss_d.detach()),
-        "loss_adv": float(loss_adv.detach()),
-        "loss_pixel": float(loss_pix.detach()),
-        "loss_perceptual": float(loss_p.detach()),
-        "loss_g": float(loss_g.detach()),
-    }
-
-
-# --------------------------------------------------------------------------------------------------
-# Deblurrer wrapper, checkpoints
-# --------------------------------------------------------------------------------------------------
-class DeblurGANv2(NetworkDeblurrer):
-    """An :class:`FPNMobileNet` behind the :class:`models.base.Deblurrer` interface ([0, 1] in and out).
-
-    Any size: padded to a multiple of 32 (at least 32) and cropped back; with ``tile`` set, large
-    images run in overlapping tiles.
-    """
-
-    net: FPNMobileNet
-    size_multiple = SIZE_MULTIPLE
-    min_size = MIN_SIZE
-
-
-def build_generator(config: GeneratorV2Config) -> FPNMobileNet:
-    """A fresh generator for training: the backbone starts from ImageNet weights where available."""
-    return FPNMobileNet(config, init_from_pretrained=True)
-
-
-def build_critic(config: DoubleCriticConfig) -> DoubleCritic:
-    """A fresh double-scale critic."""
-    return DoubleCritic(config)
-
-
-def save_generator(net: nn.Module, path: str | os.PathLike[str], half: bool = True) -> None:
-    """Write the shipped single-file format: architecture + (half-precision) weights and buffers."""
-    if not isinstance(net, FPNMobileNet):
-        raise ValueError(f"save_generator: expected an FPNMobileNet, got {type(net).__name__}")
-    save_network(net, GENERATOR_KIND, path, half)
-
-
-def net_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> FPNMobileNet:
-    """A float32 :class:`FPNMobileNet` from a config mapping and a state dict (any float dtype)."""
-    return network_from_state(lambda c: FPNMobileNet(c, init_from_pretrained=False), GeneratorV2Config, config, state, "deblurganv2")
-
-
-def _net_or_none(path: Path) -> FPNMobileNet | None:
-    obj = load_mapping(path)
-    return None if obj is None else read_network(obj, GENERATOR_KIND, TRAIN_KIND, net_from_state)
-
-
-@register_checkpoint_loader
-def _load_checkpoint(path: Path, device: str | torch.device) -> Deblurrer | None:
-    net = _net_or_none(path)
-    if net is None:
-        return None
-    return DeblurGANv2(net, device=device, name=f"deblurganv2:{path.stem}")

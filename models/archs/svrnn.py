@@ -1,4 +1,4 @@
-"""Spatially variant RNN deblurring (Zhang et al., CVPR 2018): scan, network, loss, checkpoints.
+"""Spatially variant RNN deblurring (Zhang et al., CVPR 2018): the directional sweep and the network.
 
 Zhang, Pan, Ren, Song, Bao, Lau and Yang, "Dynamic Scene Deblurring Using Spatially Variant
 Recurrent Neural Networks", CVPR 2018. Deconvolution is modelled as an infinite-impulse-response
@@ -43,113 +43,34 @@ Two architectures (``SVRNNConfig.architecture``; images in [-1, 1]):
 
 With ``global_residual`` (on in ``compact``, off in the released network) the output is
 ``clamp(input + branch, -1, 1)`` and the last conv starts at zero, so an untrained network is the
-identity (as ``models.deblurgan``).
+identity (as ``models.archs.deblurgan``).
 
-The recurrence runs along one axis with batch, channels and the other axis vectorised. Two
-implementations agree to float rounding: :func:`linear_scan` (default), a Hillis–Steele parallel
-prefix scan of the affine maps ``h ↦ a·h + b`` (``ceil(log2 L)`` vectorised steps, plain torch ops,
-so autograd gives its gradient), and :func:`linear_scan_loop`, the sequential reference (a Python
-loop over the scan axis only).
-
-Loss: pixel MSE (the paper's Euclidean loss), ``[loss] pixel = "l1"`` for L1, plus an optional VGG
-perceptual term (``models.losses.PerceptualLoss``, weight ``perceptual_weight``; 0 in the shipped
-configs).
-
-ONNX: the scan exports (Pad, Slice, Mul, Add, Flip as Slice); the exported graph runs a fixed
-number of scan steps (:data:`EXPORT_SCAN_STEPS`), enough for sides up to ``4 · 2**EXPORT_SCAN_STEPS``
-pixels.
+The recurrence runs along one axis with batch, channels and the other axis vectorised, by the scan
+of :mod:`models.archs.scan` (``SVRNN.scan``: the parallel :func:`~models.archs.scan.linear_scan`
+by default, :func:`~models.archs.scan.linear_scan_loop` as the reference). Its loss and training
+step (pixel loss, no critic) are in ``models.families.svrnn``.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import Deblurrer, register_checkpoint_loader
-from models.checkpoint import load_mapping, network_from_state, read_network, save_network
-from models.losses import pixel_loss
-from models.tiling import NetworkDeblurrer
+from models.archs.scan import Scan, linear_scan
 
 #: Spatial multiple the wrapper pads to (serves both architectures; see SVRNNConfig.size_multiple).
 SIZE_MULTIPLE = 8
 #: Smallest input side.
 MIN_SIZE = 8
-#: Scan steps of an exported graph (sequences up to 2**14 positions at 1/4 or 1/2 resolution).
-EXPORT_SCAN_STEPS = 14
-#: ``kind`` tag of the shipped single-file format.
-GENERATOR_KIND = "blurkit.svrnn.generator"
-#: ``kind`` tag of training checkpoints written by ``models.train``.
-TRAIN_KIND = "blurkit.svrnn.train"
 #: Sweep directions: (spatial dim of a (B, C, H, W) tensor, reversed).
 DIRECTIONS: tuple[tuple[int, bool], ...] = ((3, False), (3, True), (2, False), (2, True))
-
-
-# --------------------------------------------------------------------------------------------------
-# The recurrence
-# --------------------------------------------------------------------------------------------------
-def _check_scan_args(a: torch.Tensor, b: torch.Tensor) -> None:
-    if a.shape != b.shape:
-        raise ValueError(f"a/b: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
-    if a.ndim < 1:
-        raise ValueError("a/b: need at least one dimension (the scan axis)")
-
-
-def linear_scan(a: torch.Tensor, b: torch.Tensor, dim: int = -1, steps: int | None = None) -> torch.Tensor:
-    """``h_t = a_t · h_{t-1} + b_t`` along ``dim`` with ``h_{-1} = 0``, as a log-depth parallel scan.
-
-    Hillis–Steele inclusive scan of the affine maps ``h ↦ a·h + b``: after the step with shift ``d``,
-    position ``t`` holds the composition of the maps ``t-2d+1 … t``. ``ceil(log2 L)`` steps of
-    elementwise work, all other axes vectorised; differentiable by autograd.
-
-    Args:
-        a, b: tensors of one shape; the recurrence runs along ``dim``.
-        dim: the scan axis.
-        steps: number of doubling steps (default ``ceil(log2 L)``; more steps are harmless, which lets
-            a traced graph with a fixed count handle any length up to ``2**steps``).
-
-    >>> linear_scan(torch.tensor([0.5, 0.5, 0.5]), torch.tensor([1.0, 1.0, 1.0])).tolist()
-    [1.0, 1.5, 1.75]
-    """
-    _check_scan_args(a, b)
-    last = a.ndim - 1
-    dim = dim % a.ndim  # non-negative axes only: ONNX Transpose refuses negative permutations
-    if dim != last:
-        a, b = a.transpose(dim, last), b.transpose(dim, last)
-    length = a.shape[-1]
-    if steps is None:
-        steps = max(0, math.ceil(math.log2(length))) if length > 1 else 0
-    shift = 1
-    for _ in range(steps):
-        # compose with the map ``shift`` positions earlier (identity map before the start)
-        a_prev = F.pad(a, (shift, 0), value=1.0)[..., :length]
-        b_prev = F.pad(b, (shift, 0), value=0.0)[..., :length]
-        b = a * b_prev + b
-        a = a * a_prev
-        shift *= 2
-    return b if dim == last else b.transpose(dim, last)
-
-
-def linear_scan_loop(a: torch.Tensor, b: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Reference for :func:`linear_scan`: a sequential loop over the scan axis (only that axis)."""
-    _check_scan_args(a, b)
-    a, b = a.movedim(dim, 0), b.movedim(dim, 0)
-    h = torch.zeros_like(b[0])
-    out = []
-    for t in range(a.shape[0]):
-        h = a[t] * h + b[t]
-        out.append(h)
-    return torch.stack(out).movedim(0, dim)
-
-
-Scan = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+#: The two architectures: this package's compact network and the authors' released one.
+ARCHITECTURES = ("compact", "released")
+#: How a sweep starts: from a zero state (the authors' code) or by passing the first position.
+INITIAL_STATES = ("zero", "first")
 
 
 def spatial_rnn(
@@ -167,7 +88,7 @@ def spatial_rnn(
         w: weights of the same shape (|w| < 1 for a stable filter).
         dim: 3 sweeps along rows (left→right), 2 along columns (top→bottom).
         reverse: sweep the other way (right→left, bottom→top).
-        scan: :func:`linear_scan` or :func:`linear_scan_loop`.
+        scan: :func:`~models.archs.scan.linear_scan` or :func:`~models.archs.scan.linear_scan_loop`.
         initial_state: ``"zero"``: ``h_{-1} = 0``, so ``h_0 = (1 - w_0)·x_0`` (the authors' code);
             ``"first"``: ``h_0 = x_0``.
     """
@@ -185,15 +106,6 @@ def spatial_rnn(
     b = (1.0 - a) * x
     h = scan(a, b, dim)
     return h.flip(dim) if reverse else h
-
-
-# --------------------------------------------------------------------------------------------------
-# Network
-# --------------------------------------------------------------------------------------------------
-#: The two architectures: this package's compact network and the authors' released one.
-ARCHITECTURES = ("compact", "released")
-#: How a sweep starts: from a zero state (the authors' code) or by passing the first position.
-INITIAL_STATES = ("zero", "first")
 
 
 @dataclass(frozen=True)
@@ -402,148 +314,3 @@ class SVRNN(nn.Module):
             y = torch.clamp(x + y, -1.0, 1.0)
         return y
 
-
-# --------------------------------------------------------------------------------------------------
-# Loss and training step (called by models.train)
-# --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SVRNNLossConfig:
-    """``[loss]`` of an ``svrnn`` run.
-
-    Attributes:
-        pixel: ``"mse"`` (the paper's Euclidean loss) or ``"l1"``.
-        pixel_weight: weight of the pixel term (on images in [0, 1]).
-        perceptual: VGG variant of the optional perceptual term (``models.losses``), or ``"none"``.
-        perceptual_weight: its weight (0 disables it without loading VGG).
-    """
-
-    pixel: str = "mse"
-    pixel_weight: float = 1.0
-    perceptual: str = "none"
-    perceptual_weight: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.pixel not in ("mse", "l1"):
-            raise ValueError(f"pixel: must be 'mse' or 'l1', got {self.pixel!r}")
-        if self.pixel_weight < 0 or self.perceptual_weight < 0:
-            raise ValueError(
-                f"loss weights: must be >= 0, got pixel {self.pixel_weight}, perceptual {self.perceptual_weight}"
-            )
-
-    @property
-    def uses_perceptual(self) -> bool:
-        return self.perceptual != "none" and self.perceptual_weight > 0
-
-
-def train_step(
-    generator: nn.Module,
-    critics: list[nn.Module],
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer | None,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    loss: SVRNNLossConfig,
-    perceptual: nn.Module | None,
-    autocast: Callable[[], Any],
-    reduce_critic_grads: Callable[[], None],
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """One optimiser step on ``pixel_weight · pixel + perceptual_weight · perceptual`` (no critic).
-
-    Returns:
-        The generator output (before the step) and the logged losses.
-    """
-    opt_g.zero_grad(set_to_none=True)
-    with autocast():
-        fake = generator(x)
-    loss_pix = pixel_loss(fake, y, loss.pixel)
-    if perceptual is not None and loss.uses_perceptual:
-        with autocast():
-            loss_p = perceptual(fake, y).float()
-    else:
-        loss_p = torch.zeros((), device=fake.device)
-    loss_g = loss.pixel_weight * loss_pix + loss.perceptual_weight * loss_p
-    loss_g.backward()
-    opt_g.step()
-    return fake, {
-        "loss_pixel": float(loss_pix.detach()),
-        "loss_perceptual": float(loss_p.detach()),
-        "loss_g": float(loss_g.detach()),
-    }
-
-
-# --------------------------------------------------------------------------------------------------
-# Deblurrer wrapper, checkpoints
-# --------------------------------------------------------------------------------------------------
-class SVRNNDeblurrer(NetworkDeblurrer):
-    """An :class:`SVRNN` behind the :class:`models.base.Deblurrer` interface ([0, 1] in and out).
-
-    Any size: reflect-pad to a multiple of 8, crop back. With ``tile`` set, large images run in
-    overlapping tiles (bounded memory; the sweeps then see one tile, not the whole image); by
-    default the network's ``sweep_tile`` (``tile`` and ``overlap`` arguments override it).
-    """
-
-    net: SVRNN
-    size_multiple = SIZE_MULTIPLE
-    min_size = MIN_SIZE
-
-    def __init__(
-        self,
-        net: SVRNN,
-        device: str | torch.device = "cpu",
-        tile: int | None = None,
-        overlap: int | None = None,
-        name: str = "network",
-    ) -> None:
-        tile, overlap = _tile_defaults(net, tile, overlap)
-        super().__init__(net, device=device, tile=tile, overlap=overlap, name=name)
-
-    def export_module(self) -> nn.Module:
-        """The network prepared for ONNX tracing: the scan runs :data:`EXPORT_SCAN_STEPS` steps."""
-
-        def fixed_scan(a: torch.Tensor, b: torch.Tensor, dim: int) -> torch.Tensor:
-            return linear_scan(a, b, dim, steps=EXPORT_SCAN_STEPS)
-
-        net = build_generator(self.net.config)
-        net.load_state_dict(self.net.state_dict())
-        net.scan = fixed_scan
-        return net.eval()
-
-
-def build_generator(config: SVRNNConfig) -> SVRNN:
-    """A fresh network (the factory ``models.train`` calls)."""
-    return SVRNN(config)
-
-
-def save_generator(net: nn.Module, path: str | os.PathLike[str], half: bool = True) -> None:
-    """Write the shipped single-file format: architecture + (half-precision) weights and buffers."""
-    if not isinstance(net, SVRNN):
-        raise ValueError(f"save_generator: expected an SVRNN, got {type(net).__name__}")
-    save_network(net, GENERATOR_KIND, path, half)
-
-
-def net_from_state(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> SVRNN:
-    """A float32 :class:`SVRNN` from a config mapping and a state dict (any float dtype)."""
-    return network_from_state(SVRNN, SVRNNConfig, config, state, "svrnn")
-
-
-def _net_or_none(path: Path) -> SVRNN | None:
-    obj = load_mapping(path)
-    return None if obj is None else read_network(obj, GENERATOR_KIND, TRAIN_KIND, net_from_state)
-
-
-@register_checkpoint_loader
-def _load_checkpoint(path: Path, device: str | torch.device) -> Deblurrer | None:
-    net = _net_or_none(path)
-    if net is None:
-        return None
-    return SVRNNDeblurrer(net, device=device, name=f"svrnn:{path.stem}")
-
-
-def _tile_defaults(net: SVRNN, tile: int | None, overlap: int | None) -> tuple[int | None, int]:
-    """The tiling a deblurrer uses: the given one, else the network's ``sweep_tile``."""
-    own = net.config.sweep_tile
-    if tile is None and own:
-        tile = own
-    if overlap is None:
-        overlap = max(net.config.size_multiple, tile // 4) if tile else 64
-    return tile, overlap
