@@ -15,8 +15,8 @@ field to an :class:`argparse.ArgumentParser` (the default is appended to the hel
 >>> add_options(parser, Settings)
 >>> options_from_args(Settings, parser.parse_args(["--max-side", "64"]))
 Settings(conf=0.25, max_side=64)
->>> parser.format_help().split("options:")[1].split()[-9:]
-['CONF', 'confidence', 'of', 'kept', 'boxes', '(default', '0.25)', '--max-side', 'MAX_SIDE']
+>>> "--conf CONF" in parser.format_help(), "kept boxes (default 0.25)" in parser.format_help()
+(True, True)
 """
 
 from __future__ import annotations
