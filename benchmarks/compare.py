@@ -28,6 +28,8 @@ import torch
 
 from benchmarks._common import markdown_table, metadata, write_json
 from benchmarks._pairs import csv_bytes, finite_mean, match_by_relative_path, read_uint8, score_pair
+from blurkit.scripting import UsageError, run_main
+from blurkit.tensors import to_image, to_tensor
 
 
 def _kernel_for(pairs: Path, blur_path: Path) -> np.ndarray | None:
@@ -62,7 +64,7 @@ def compare(
         blur = read_uint8(blur_path)
         sharp = read_uint8(sharp_path)
         kernel = _kernel_for(pairs, blur_path)
-        x = torch.from_numpy(blur).permute(2, 0, 1)[None].float().div(255).to(device)
+        x = to_tensor(blur)[None].float().div(255).to(device)
         outputs: dict[str, np.ndarray] = {}
         for spec, model in models:
             if model.needs_kernel and kernel is None:
@@ -72,7 +74,7 @@ def compare(
             with torch.no_grad():
                 y = model(x, k)
             seconds = time.perf_counter() - t0
-            out = (y[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+            out = (to_image(y[0].clamp(0, 1)) * 255).round().astype(np.uint8)
             rows.append({"pair": key, "deblurrer": spec, "seconds": seconds, **score_pair(out, sharp, ("skimage",))})
             outputs[spec] = out
         if on_pair is not None:
@@ -93,6 +95,11 @@ def compare(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2, after one ``error: ...`` line, on bad input)."""
+    return run_main(_main, argv)
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.split("\n\n")[0])
     ap.add_argument("--pairs", required=True, type=Path, help="pair folder (blur/, sharp/, kernels/)")
     ap.add_argument("--deblurrer", action="append", default=None, help="name or checkpoint (repeatable)")
@@ -107,59 +114,67 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--html-format", choices=("jpg", "png"), default="jpg", help="images on the page: jpg (quality 95) or png"
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
     if args.html and args.out is None:
-        print("error: --html needs --out (the page is written to OUT/report.html)", file=sys.stderr)
-        return 2
+        raise UsageError("--html needs --out (the page is written to OUT/report.html)")
     if args.html and (args.html_pairs < 0 or args.html_side < 8):
-        print("error: --html-pairs must be >= 0 and --html-side >= 8", file=sys.stderr)
-        return 2
+        raise UsageError("--html-pairs must be >= 0 and --html-side >= 8")
     specs = args.deblurrer or ["identity", "unsharp", "wiener", "richardson_lucy"]
     shown: list[Any] = []
-    hook = None
-    if args.html:
-        from benchmarks.html_report import ReportPair, reduce_for_display
-
-        def hook(key: str, blur: np.ndarray, sharp: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
-            if len(shown) < args.html_pairs:
-                side = args.html_side
-                shown.append(
-                    ReportPair(
-                        key,
-                        reduce_for_display(blur, side),
-                        reduce_for_display(sharp, side),
-                        {k: reduce_for_display(v, side) for k, v in outputs.items()},
-                    )
-                )
-
-    try:
-        rows, summary = compare(args.pairs, specs, args.device, args.limit, on_pair=hook)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    hook = _keep_for_page(shown, args.html_pairs, args.html_side) if args.html else None
+    rows, summary = compare(args.pairs, specs, args.device, args.limit, on_pair=hook)
     table = markdown_table(summary, ["deblurrer", "pairs", "psnr", "ssim_skimage", "seconds_per_image"])
     print(table)
     if args.out is not None:
-        from blurkit.io import atomic_write_bytes
-
-        atomic_write_bytes(args.out / "per_image.csv", csv_bytes(rows))
-        atomic_write_bytes(args.out / "summary.md", (table + "\n").encode())
-        meta = metadata(args.device)
-        write_json(args.out / "summary.json", {"metadata": meta, "pairs": str(args.pairs), "summary": summary})
-        if args.html:
-            from benchmarks.html_report import write_report
-
-            page = write_report(
-                args.out / "report.html",
-                summary,
-                rows,
-                shown,
-                title=f"Deblurring comparison on {args.pairs.name or args.pairs}",
-                meta={"pairs": str(args.pairs), "date": meta["date"], "commit": meta["commit"], "device": args.device},
-                image_format=args.html_format,
-            )
-            print(f"wrote {page}")
+        _write(args, rows, summary, table, shown)
     return 0
+
+
+def _keep_for_page(shown: list[Any], n_pairs: int, side: int) -> OutputHook:
+    """An ``on_pair`` hook that keeps the first ``n_pairs`` pairs, shrunk to ``side`` px, in ``shown``."""
+    from benchmarks.html_report import ReportPair, reduce_for_display
+
+    def hook(key: str, blur: np.ndarray, sharp: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
+        if len(shown) < n_pairs:
+            shown.append(
+                ReportPair(
+                    key,
+                    reduce_for_display(blur, side),
+                    reduce_for_display(sharp, side),
+                    {k: reduce_for_display(v, side) for k, v in outputs.items()},
+                )
+            )
+
+    return hook
+
+
+def _write(
+    args: argparse.Namespace, rows: list[dict[str, Any]], summary: list[dict[str, Any]], table: str, shown: list[Any]
+) -> None:
+    """Per-image CSV, summary markdown and JSON under ``--out``, and the page with ``--html``."""
+    from blurkit.io import atomic_write_bytes
+
+    atomic_write_bytes(args.out / "per_image.csv", csv_bytes(rows))
+    atomic_write_bytes(args.out / "summary.md", (table + "\n").encode())
+    meta = metadata(args.device)
+    write_json(args.out / "summary.json", {"metadata": meta, "pairs": str(args.pairs), "summary": summary})
+    if args.html:
+        from benchmarks.html_report import write_report
+
+        page = write_report(
+            args.out / "report.html",
+            summary,
+            rows,
+            shown,
+            title=f"Deblurring comparison on {args.pairs.name or args.pairs}",
+            meta={"pairs": str(args.pairs), "date": meta["date"], "commit": meta["commit"], "device": args.device},
+            image_format=args.html_format,
+        )
+        print(f"wrote {page}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from benchmarks._pairs import (
     write_text,
 )
 from blurkit.io import atomic_write_bytes
+from blurkit.scripting import USER_ERRORS, run_main
 
 MANIFEST = "manifest.csv"
 
@@ -142,6 +143,11 @@ def plot_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2, after one ``error: ...`` line, on bad input)."""
+    return run_main(_main, argv, errors=(*USER_ERRORS, OSError))
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.evaluate", description=__doc__.split("\n")[0])
     ap.add_argument("--pred", required=True)
     ap.add_argument("--gt", required=True)
@@ -152,20 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--allow-lossy", action="store_true")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
-    try:
-        res = evaluate_folders(
-            a.pred, a.gt, a.blurred, a.manifest, a.allow_lossy, tuple(v for v in a.ssim.split(",") if v), not a.quiet
-        )
-        out = Path(a.out)
-        cols = list(res["summary"])
-        md = "## Paired evaluation\n\n" + markdown_table([res["summary"]], cols)
-        write_csv(out / "per_image.csv", res["rows"])
-        write_json(out / "summary.json", {"benchmark": "evaluate", "args": vars(a), "meta": metadata(), **res})
-        write_text(out / "summary.md", md + "\n")
-        plots = plot_results(res["rows"], out)
-    except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    res = evaluate_folders(
+        a.pred, a.gt, a.blurred, a.manifest, a.allow_lossy, tuple(v for v in a.ssim.split(",") if v), not a.quiet
+    )
+    out = Path(a.out)
+    cols = list(res["summary"])
+    md = "## Paired evaluation\n\n" + markdown_table([res["summary"]], cols)
+    write_csv(out / "per_image.csv", res["rows"])
+    write_json(out / "summary.json", {"benchmark": "evaluate", "args": vars(a), "meta": metadata(), **res})
+    write_text(out / "summary.md", md + "\n")
+    plots = plot_results(res["rows"], out)
     print(md)
     print("\nplots: " + ", ".join(str(p) for p in plots))
     return 0

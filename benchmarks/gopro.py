@@ -41,6 +41,7 @@ from benchmarks._pairs import (
     write_text,
 )
 from blurkit.io import list_images
+from blurkit.scripting import USER_ERRORS, run_main
 
 
 @dataclass(frozen=True)
@@ -176,15 +177,16 @@ def evaluate_gopro(
 def _model_runner(spec: str, device: str) -> Any:
     import torch
 
+    from blurkit.tensors import to_image, to_tensor
     from models.base import load_deblurrer
 
     model = load_deblurrer(spec, device=device)
 
     def run(img: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(img).permute(2, 0, 1)[None].to(device, torch.float32) / 255.0
+        x = to_tensor(img)[None].to(device, torch.float32) / 255.0
         with torch.inference_mode():
             y = model(x)
-        arr = y.clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+        arr = to_image(y.clamp(0, 1)[0].float())
         return np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
 
     return run
@@ -209,6 +211,11 @@ def write_results(out: Path, result: dict[str, Any], args: dict[str, Any], devic
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2, after one ``error: ...`` line, on bad input)."""
+    return run_main(_main, argv, errors=(*USER_ERRORS, OSError))
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.gopro", description=__doc__.split("\n")[0])
     ap.add_argument("--root", required=True, help="folder holding GOPRO_Large/ (or test/, or the split itself)")
     src = ap.add_mutually_exclusive_group(required=True)
@@ -222,15 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs/gopro", help="results folder")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     a = ap.parse_args(argv)
-    try:
-        result = evaluate_gopro(
-            a.root, a.pred, a.model, a.device, a.blur_gamma, a.allow_lossy,
-            tuple(v for v in a.ssim.split(",") if v), a.limit, not a.quiet,
-        )
-        md = write_results(Path(a.out), result, vars(a), a.device)
-    except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    result = evaluate_gopro(
+        a.root, a.pred, a.model, a.device, a.blur_gamma, a.allow_lossy,
+        tuple(v for v in a.ssim.split(",") if v), a.limit, not a.quiet,
+    )
+    md = write_results(Path(a.out), result, vars(a), a.device)
     print(md)
     return 0
 

@@ -35,6 +35,7 @@ import numpy as np
 from benchmarks._common import markdown_table, metadata, write_json
 from benchmarks._pairs import check_lossless, finite_mean, is_image, read_uint8, write_csv, write_text
 from blurkit.io import atomic_write_bytes
+from blurkit.scripting import USER_ERRORS, UsageError, run_main
 
 BLURRY_RE = re.compile(r"^Blurry(\d+)_(\d+)$")
 PRED_RE = re.compile(r"(\d+)_(\d+)$")
@@ -250,6 +251,11 @@ def _smooth_scene(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2, after one ``error: ...`` line, on bad input)."""
+    return run_main(_main, argv, errors=(*USER_ERRORS, OSError))
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.kohler", description=__doc__.split("\n")[0])
     ap.add_argument("--root", help="prepared benchmark folder (see datasets/kohler.py)")
     src = ap.add_mutually_exclusive_group()
@@ -263,24 +269,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs/kohler")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
-    try:
-        if a.synthetic_speed:
-            res = synthetic_speed(images=a.images, device=a.device)
-            write_json(Path(a.out) / "synthetic_speed.json", {"meta": metadata(a.device), **res})
-            print(markdown_table([res], list(res)))
-            return 0
-        if not a.root or not (a.pred or a.model):
-            raise ValueError("give --root and one of --pred DIR / --model SPEC (or --synthetic-speed)")
-        result = evaluate_kohler(a.root, a.pred, a.model, a.device, a.allow_lossy, not a.no_cache, not a.quiet)
-        out = Path(a.out)
-        md = "## Köhler et al. 2012\n\n" + markdown_table([result["summary"]], ["images", "psnr", "complete"])
-        md += "\n\n" + markdown_table(result["rows"], ["image", "kernel", "psnr", "best_frame", "frames"])
-        write_csv(out / "per_image.csv", result["rows"])
-        write_json(out / "summary.json", {"benchmark": "kohler", "args": vars(a), "meta": metadata(a.device), **result})
-        write_text(out / "summary.md", md + "\n")
-    except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if a.synthetic_speed:
+        res = synthetic_speed(images=a.images, device=a.device)
+        write_json(Path(a.out) / "synthetic_speed.json", {"meta": metadata(a.device), **res})
+        print(markdown_table([res], list(res)))
+        return 0
+    if not a.root or not (a.pred or a.model):
+        raise UsageError("give --root and one of --pred DIR / --model SPEC (or --synthetic-speed)")
+    result = evaluate_kohler(a.root, a.pred, a.model, a.device, a.allow_lossy, not a.no_cache, not a.quiet)
+    out = Path(a.out)
+    md = "## Köhler et al. 2012\n\n" + markdown_table([result["summary"]], ["images", "psnr", "complete"])
+    md += "\n\n" + markdown_table(result["rows"], ["image", "kernel", "psnr", "best_frame", "frames"])
+    write_csv(out / "per_image.csv", result["rows"])
+    write_json(out / "summary.json", {"benchmark": "kohler", "args": vars(a), "meta": metadata(a.device), **result})
+    write_text(out / "summary.md", md + "\n")
     if not result["summary"]["complete"]:
         print(f"note: {result['summary']['images']} of 48 images found; the mean is not the benchmark score", file=sys.stderr)
     print(md)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import markdown_table, metadata, time_it, write_json
+from blurkit.scripting import USER_ERRORS, run_main
 
 MODULE_ATTRS = ("module", "net")
 
@@ -82,6 +83,11 @@ def measure_runtime(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2, after one ``error: ...`` line, on bad input)."""
+    return run_main(_main, argv, errors=(*USER_ERRORS, OSError))
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.runtime", description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--device", default="cpu")
@@ -91,12 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--out", default="runs/runtime")
     a = ap.parse_args(argv)
-    try:
-        row = measure_runtime(a.model, a.device, a.height, a.width, a.repeats, a.warmup)
-        write_json(Path(a.out) / f"{row['model']}_{a.device.replace(':', '')}.json", {"meta": metadata(a.device), **row})
-    except (ValueError, FileNotFoundError, OSError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    row = measure_runtime(a.model, a.device, a.height, a.width, a.repeats, a.warmup)
+    write_json(Path(a.out) / f"{row['model']}_{a.device.replace(':', '')}.json", {"meta": metadata(a.device), **row})
     print(markdown_table([row], list(row)))
     return 0
 

@@ -45,6 +45,7 @@ import tomllib
 
 from benchmarks._common import markdown_table, metadata, write_json
 from benchmarks._pairs import write_text
+from blurkit.scripting import UsageError, run_main
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "models" / "configs" / "nafnet_cpu.toml"
 WINDOWS = (7, 13, 21, 31)
@@ -191,14 +192,15 @@ def score(model: Any, pairs: Sequence[tuple[str, Path, Path]], keep: int | None 
     from blurkit.io import read_image, to_uint
     from blurkit.metrics import psnr, ssim
     from blurkit.synth.realism import laplacian_variance
+    from blurkit.tensors import to_image, to_tensor
 
     rows, kept = [], None
     for i, (group, b, s) in enumerate(pairs):
         blurred = read_image(b)
         sharp8 = to_uint(read_image(s), 8)
-        x = torch.from_numpy(np.ascontiguousarray(blurred.transpose(2, 0, 1)))[None]
+        x = to_tensor(blurred)[None]
         with torch.no_grad():
-            y = model(x)[0].permute(1, 2, 0).numpy()
+            y = to_image(model(x)[0])
         out8 = to_uint(y, 8)
         rows.append({
             "pair": f"{group}/{b.name}",
@@ -342,15 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2, after one ``error: ...`` line, on bad input)."""
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.steps < 1:
-        print("error: --steps must be >= 1", file=sys.stderr)
-        return 2
-    try:
-        study = run_study(args)
-    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError("--steps must be >= 1")
+    study = run_study(args)
     out = Path(args.out)
     text = report(study)
     write_text(out / "sim2real.md", text)

@@ -18,18 +18,9 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ONNX = DATA / "detector" / "yolov8n_int8.onnx"
 
 
-def _has_blur_batch() -> bool:
-    try:
-        from blurkit.synth import blur_batch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 needs_onnx = pytest.mark.skipif(
     not ONNX.is_file(), reason=f"offline detector weights not found at {ONNX} (shared data folder absent)"
 )
-needs_blur = pytest.mark.skipif(not _has_blur_batch(), reason="blurkit.synth.blur_batch is not available yet")
 
 
 class SquareDetector:
@@ -328,7 +319,6 @@ def test_real_detector_on_pairs(tmp_path, capsys):
 
 
 @needs_onnx
-@needs_blur
 def test_real_detector_with_blurkit_blur(tmp_path, capsys):
     src = tmp_path / "src"
     for it in yu.sample_items()[:2]:
