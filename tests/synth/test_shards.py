@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 
 from blurkit.cli import app
 from blurkit.synth import make_dataset, read_manifest
-from blurkit.synth.runner import parse_shard, shard_of
+from blurkit.synth.shards import parse_shard, shard_of
 from blurkit.synth.shards import merge_shards
 
 runner = CliRunner()
