@@ -52,7 +52,7 @@ def plan_items(
     """The items of a run, in a fixed order (sorted relative names, then variants).
 
     ``src`` is a folder, a glob pattern or a list file (see :mod:`blurkit.synth.sources`). ``layout``
-    names the outputs (see :func:`blurkit.synth.runner.item_paths`): for ``gopro`` the scene is the
+    names the outputs (see :func:`blurkit.synth.outputs.item_paths`): for ``gopro`` the scene is the
     first folder of the relative name (``scene`` for sources directly in the root) and pairs are
     numbered ``000000``, ``000001``, … per scene in sorted order; for ``basicsr`` the name's folders
     are joined with ``__``. Names are computed before ``limit`` (and before sharding), so they do not

@@ -1,7 +1,7 @@
 """How a ``make`` or ``average`` job runs: one :class:`JobOptions`, validated once when it is built.
 
 The options say how pairs are written and how the work is spread, never what a pair holds: the
-seed, preset, window and layout are arguments of :func:`blurkit.synth.make` and
+seed, preset, window and layout are arguments of :func:`blurkit.synth.make_dataset` and
 :func:`blurkit.synth.average_frames`. The command line builds one ``JobOptions`` from its flags
 (``blurkit/cli/jobs.py``) and hands it to both; adding an option is a field here and a flag there.
 
