@@ -11,7 +11,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -78,7 +78,7 @@ def job_command(fn: F) -> F:
     params = own + flags
     command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
-    return app.command()(guard(command))  # type: ignore[no-any-return]
+    return cast(F, app.command()(guard(command)))
 
 
 @job_command
