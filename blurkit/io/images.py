@@ -33,7 +33,7 @@ LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 #: Float images may stray this far outside 0..1 (rounding) before they are refused.
 FLOAT_TOLERANCE = 1e-3
 #: zlib compression level of PNG files (0 = stored, 9 = smallest and slowest): 1, zlib's fastest
-#: compressing level, writes a 720p pair 10-33% faster than 3 for 2-11% more disk (``docs/make.md``).
+#: compressing level, writes a 720p pair 10-29% faster than 3 for 2-11% more disk (``docs/make.md``).
 PNG_LEVEL = 1
 #: The PNG levels accepted.
 PNG_LEVELS = range(10)
