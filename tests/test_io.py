@@ -82,7 +82,7 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
 
     import torch
 
-    from blurkit.synth.runner import write_outputs
+    from blurkit.synth.outputs import write_outputs
     from models.checkpoint import atomic_torch_save
 
     mask = os.umask(0o022)
@@ -142,3 +142,22 @@ def test_float_images_outside_unit_range_are_refused(tmp_path):
     with pytest.raises(ImageReadError, match="not 0..1"):
         read_image(tmp_path / "hi.tif")
     assert np.allclose(read_image(tmp_path / "ok.tif"), 0.25)
+
+
+def test_png_level_changes_size_and_never_pixels(tmp_path):
+    import cv2
+    import pytest
+
+    from blurkit.io import PNG_LEVEL
+
+    img = (np.random.default_rng(3).random((30, 40, 3)) * 0.2 + np.linspace(0, 0.8, 40)[None, :, None]).astype(np.float32)
+    encoded = {level: encode_image(img, ".png", png_level=level) for level in range(10)}
+    assert encode_image(img, ".png") == encoded[PNG_LEVEL]
+    assert len(encoded[0]) > len(encoded[9])
+    pixels = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED) for b in encoded.values()]
+    assert all(np.array_equal(p, pixels[0]) for p in pixels)
+    write_image(tmp_path / "x.png", img, png_level=9)
+    assert (tmp_path / "x.png").read_bytes() == encoded[9]
+    for bad in (-1, 10, 2.0, True):
+        with pytest.raises(ValueError, match="png_level"):
+            encode_image(img, ".png", png_level=bad)

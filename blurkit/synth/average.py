@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,9 +31,12 @@ from blurkit import __version__
 from blurkit._rng import as_generator, item_seed
 from blurkit.io import read_image, to_uint
 from blurkit.ops.color import from_linear, parse_response, to_linear
-from blurkit.synth.dataset import MAX_PIXELS, _write_pair, check_common, check_folders, output_name
-from blurkit.synth.runner import Item, MakeResult, bind_item, parse_shard, run_job
-from blurkit.synth.sources import SourceSet, resolve_sources
+from blurkit.synth.items import check_seed, output_name
+from blurkit.synth.job import Item, Job, MakeResult, bind_item
+from blurkit.synth.options import JobOptions, check_limit
+from blurkit.synth.outputs import PairFormat, write_pair
+from blurkit.synth.runner import run_job
+from blurkit.synth.sources import SourceSet, check_folders, resolve_sources
 
 #: Longest window accepted (frames).
 MAX_WINDOW = 100_000
@@ -85,8 +88,7 @@ def plan_windows(
     stride = hi if stride is None else stride
     if stride < 1:
         raise ValueError(f"stride: must be >= 1, got {stride}")
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit: must be >= 0, got {limit}")
+    check_limit(limit)
     sources = src if isinstance(src, SourceSet) else resolve_sources(src)
     sequences: dict[str, list[tuple[str, Path]]] = {}
     for s in sources.sources:
@@ -144,7 +146,7 @@ def average_linear(frames: Sequence[np.ndarray], response: str = "srgb") -> np.n
 
 
 def _average_one(
-    item: Item, out: Path, response: str, stride: int, fmt: str, quality: int, max_pixels: int
+    item: Item, out: Path, response: str, stride: int, form: PairFormat, max_pixels: int
 ) -> dict[str, Any]:
     frames: list[np.ndarray] = []
     for path in item.frames:
@@ -166,7 +168,7 @@ def _average_one(
         "frame_last": item.frame_rels[-1],
         "frames": json.dumps(list(item.frame_rels)),
     }
-    return _write_pair(out, item, fmt, quality, sharp8, blurred, None, record)
+    return write_pair(out, item, form, sharp8, blurred, None, record)
 
 
 def average_frames(
@@ -176,21 +178,9 @@ def average_frames(
     stride: int | None = None,
     seed: int = 0,
     response: str = "srgb",
-    workers: int = 1,
-    fmt: str = "png",
-    quality: int = 95,
-    resume: bool = False,
-    overwrite: bool = False,
-    limit: int | None = None,
-    progress: bool = True,
-    on_error: Callable[[str, str], None] | None = None,
     *,
-    shard: str | tuple[int, int] | None = None,
-    backend: str = "local",
-    scheduler: str | None = None,
-    dry_run: bool = False,
-    max_pixels: int = MAX_PIXELS,
-    on_note: Callable[[str], None] | None = None,
+    options: JobOptions | None = None,
+    **job: Any,
 ) -> MakeResult:
     """Average windows of consecutive frames into blurry/sharp pairs (see the module docstring).
 
@@ -201,8 +191,8 @@ def average_frames(
         stride: frames between window slots (default: the largest window, no overlap).
         seed: base seed (only used to draw window sizes from a range).
         response: tone curve for linearisation: ``srgb``, ``gamma:G`` or ``linear``.
-        workers, fmt, quality, resume, overwrite, limit, progress, on_error, shard, backend, scheduler,
-            dry_run, max_pixels: as for :func:`blurkit.synth.make_dataset`.
+        options, **job: how the job runs, as for :func:`blurkit.synth.make_dataset`
+            (:class:`blurkit.synth.JobOptions`, or its fields by name).
 
     Returns:
         A :class:`MakeResult`; failures (unreadable frames, mixed sizes) are listed in ``errors.csv``.
@@ -211,27 +201,19 @@ def average_frames(
         ValueError: bad arguments, or a window longer than every sequence (no pair could be made).
         OutputError: writing to ``out`` failed (disk full, read-only); pairs written stay complete.
     """
-    check_common(fmt, quality, workers, seed, max_pixels)
+    opts = JobOptions.build(options, **job)
+    check_seed(seed)
     win = parse_window(window)
     if win[1] > MAX_WINDOW:
         raise ValueError(f"window: at most {MAX_WINDOW} frames, got {window!r}")
     parse_response(response)
     stride_v = win[1] if stride is None else int(stride)
-    shard_t = parse_shard(shard)
     out_p = Path(out)
     sources = resolve_sources(src)
     check_folders(sources, out_p)
-    items = plan_windows(sources, seed, win, stride_v, limit)
-    if not items and sources.sources and limit != 0:
-        counts: dict[str, int] = {}
-        for src_ in sources.sources:
-            folder = str(PurePosixPath(src_.rel).parent)
-            counts[folder] = counts.get(folder, 0) + 1
-        longest = max(counts, key=lambda k: counts[k])
-        raise ValueError(
-            f"window: {win[1]} frames is longer than every sequence (the longest, {longest!r}, has "
-            f"{counts[longest]} frame(s)); pass a shorter --window"
-        )
+    items = plan_windows(sources, seed, win, stride_v, opts.limit)
+    if not items and sources.sources and opts.limit != 0:
+        raise ValueError(_window_too_long(sources, win[1]))
     settings = {
         "blurkit_version": __version__,
         "kind": "average",
@@ -239,16 +221,22 @@ def average_frames(
         "window": list(win),
         "stride": stride_v,
         "response": response,
-        "format": fmt,
-        "quality": quality,
+        **opts.settings(),
         "sources": sources.fingerprint(),
     }
-    return run_job(
-        out=out_p, items=items, settings=settings,
-        fn=bind_item(_average_one, out_p, response, stride_v, fmt, quality, max_pixels),
-        fmt=fmt, kernel=False, resume=resume, overwrite=overwrite, workers=workers, backend=backend,
-        scheduler=scheduler, shard=shard_t, dry_run=dry_run, progress=progress, on_error=on_error,
-        desc="blurkit average", on_note=on_note,
+    fn = bind_item(_average_one, out_p, response, stride_v, opts.pair_format, opts.max_pixels)
+    return run_job(Job(out=out_p, items=items, settings=settings, fn=fn, kernel=False, desc="blurkit average"), opts)
+
+
+def _window_too_long(sources: SourceSet, hi: int) -> str:
+    counts: dict[str, int] = {}
+    for s in sources.sources:
+        folder = str(PurePosixPath(s.rel).parent)
+        counts[folder] = counts.get(folder, 0) + 1
+    longest = max(counts, key=lambda k: counts[k])
+    return (
+        f"window: {hi} frames is longer than every sequence (the longest, {longest!r}, has "
+        f"{counts[longest]} frame(s)); pass a shorter --window"
     )
 
 

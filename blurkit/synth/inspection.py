@@ -21,16 +21,12 @@ import numpy as np
 import pandas as pd
 
 from blurkit.io import atomic_write_bytes
+from blurkit.metrics import psnr
 from blurkit.synth.manifest import MANIFEST_FILE, read_manifest, sha256_bytes
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR (dB, peak 255, RGB, float64) of two uint8 images; ``inf`` when identical."""
-    try:
-        from blurkit.metrics import psnr
-    except ImportError:  # pragma: no cover - the metrics package is part of blurkit
-        mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-        return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
     return float(psnr(a, b))
 
 

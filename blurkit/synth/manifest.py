@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,12 @@ from blurkit.io import atomic_write_bytes, read_image
 RUN_FILE = "blurkit.json"
 MANIFEST_FILE = "manifest.csv"
 ERRORS_FILE = "errors.csv"
+
+#: The PNG level of folders written before the level was recorded: ``blurkit.json`` records
+#: ``png_level`` only when a PNG run uses another, so those folders resume as before.
+LEGACY_PNG_LEVEL = 3
+#: Settings that earlier versions did not record, and the value they had then (``None``: unknown).
+UNRECORDED: dict[str, Any] = {"sources": None, "layout": "default", "png_level": LEGACY_PNG_LEVEL}
 
 #: Columns that come first in manifest.csv (drawn values follow, sorted).
 LEAD_COLUMNS = [
@@ -72,6 +79,27 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{p}: expected a JSON object")
     return data
+
+
+def settings_differ(previous: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
+    """Fields of ``settings`` that differ from an earlier run's (the version is not compared; a field
+    that older versions did not record, such as ``sources``, is compared with its value then when
+    that is known (:data:`UNRECORDED`), and not at all when it is not).
+
+    >>> settings_differ({"seed": 1}, {"seed": 1, "layout": "default", "png_level": 1})
+    ['png_level']
+    """
+    changed = []
+    for k, v in settings.items():
+        if k == "blurkit_version":
+            continue
+        if k in UNRECORDED and k not in previous:
+            if UNRECORDED[k] is None or v == UNRECORDED[k]:
+                continue
+        if previous.get(k) != v:
+            changed.append(k)
+    changed += [k for k, d in UNRECORDED.items() if k in previous and k not in settings and previous[k] != d]
+    return sorted(changed)
 
 
 def collect_rows(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -181,11 +209,11 @@ def regenerate_blurred(out: str | os.PathLike[str], key: str, device: str = "cpu
     """Recompute the blurred image of pair ``key`` from the pair folder (sharp image + seed + config).
 
     Returns the float32 RGB image before encoding. For the lossless formats (``png``, ``tif``),
-    ``blurkit.io.encode_image`` of it with the run's format gives the bytes of ``blur/…`` again (on
-    the same kind of device). For ``jpg`` and ``webp`` it does not: the stored sharp image is itself
-    lossy, so the blur recomputed from it differs slightly from the one made from the exact 8-bit
-    source (mean absolute difference well under one grey level); keep ``png`` where byte-exact
-    regeneration matters.
+    ``blurkit.io.encode_image`` of it with the run's format and PNG level gives the bytes of
+    ``blur/…`` again (on the same kind of device). For ``jpg`` and ``webp`` it does not: the stored
+    sharp image is itself lossy, so the blur recomputed from it differs slightly from the one made
+    from the exact 8-bit source (mean absolute difference well under one grey level); keep ``png``
+    where byte-exact regeneration matters.
     """
     from blurkit.ops.degrade import DegradeConfig
     from blurkit.synth.pair import blur_image

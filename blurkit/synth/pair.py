@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from blurkit.ops.degrade import DegradeConfig, apply_degradation, resolve_config, sample_degradation
+from blurkit.tensors import chw_to_hwc, hwc_to_chw
 
 
 def blur_image(
@@ -34,7 +35,7 @@ def blur_image(
         raise ValueError(f"image: expected an (H, W, 3) RGB array, got shape {arr.shape}")
     config = resolve_config(preset, overrides)
     deg = sample_degradation(seed, config)
-    x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+    x = hwc_to_chw(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)))[None].to(device)
     k = torch.from_numpy(deg.kernel)[None].to(device)
     out = apply_degradation(x, k, [deg.record])
-    return out[0].permute(1, 2, 0).cpu().numpy(), deg.kernel, deg.record
+    return chw_to_hwc(out[0]).cpu().numpy(), deg.kernel, deg.record

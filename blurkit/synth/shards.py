@@ -1,6 +1,6 @@
-"""Join the shards of a run made with ``shard="i/N"`` into one ``manifest.csv``.
+"""Shards: split a run with ``shard="i/N"``, then join the shards into one ``manifest.csv``.
 
-Shard ``i`` of ``N`` owns the pairs whose key hashes to ``i`` (:func:`blurkit.synth.runner.shard_of`),
+Shard ``i`` of ``N`` owns the pairs whose key hashes to ``i`` (:func:`shard_of`),
 so shards can run on different machines in any order; each pair's seed depends only on the base seed
 and its key, never on the shard. A shard writes ``manifest.shard-i-of-N.csv``, the keys it owned
 (``plan.shard-i-of-N.json``) and its failures (``errors.shard-i-of-N.csv``). Once every shard's files
@@ -11,6 +11,7 @@ that no pair appears twice and that every owned key has a complete pair, then wr
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,17 +20,68 @@ from pathlib import Path
 import pandas as pd
 
 from blurkit.io import atomic_write_bytes
+from blurkit.synth.lock import JobLock
 from blurkit.synth.manifest import (
     ERRORS_FILE,
+    MANIFEST_FILE,
     RUN_FILE,
     collect_rows,
     read_csv_table,
     read_json,
+    settings_differ,
     write_manifest,
 )
-from blurkit.synth.runner import JobLock, settings_differ, shard_of
 
 _SHARD_RE = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.csv$")
+
+
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"i/N"`` (0 <= i < N) → ``(i, N)``; ``None`` stays ``None``.
+
+    >>> parse_shard("1/4")
+    (1, 4)
+    """
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        a, sep, b = shard.partition("/")
+        try:
+            i, n = int(a), int(b)
+        except ValueError:
+            raise ValueError(f"shard: expected I/N such as 0/4, got {shard!r}") from None
+        if not sep:
+            raise ValueError(f"shard: expected I/N such as 0/4, got {shard!r}")
+    else:
+        i, n = int(shard[0]), int(shard[1])
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"shard: expected 0 <= I < N, got {i}/{n}")
+    return i, n
+
+
+def shard_of(key: str, n: int) -> int:
+    """The shard (0..n-1) that owns ``key``: a hash of the key alone, stable across machines.
+
+    >>> shard_of("a.png", 4) == shard_of("a.png", 4)
+    True
+    """
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "little") % n
+
+
+def shard_suffix(shard: tuple[int, int]) -> str:
+    """``shard-i-of-N``: what a shard's own files are named after."""
+    return f"shard-{shard[0]}-of-{shard[1]}"
+
+
+def manifest_name(shard: tuple[int, int] | None) -> str:
+    return MANIFEST_FILE if shard is None else f"manifest.{shard_suffix(shard)}.csv"
+
+
+def errors_name(shard: tuple[int, int] | None) -> str:
+    return ERRORS_FILE if shard is None else f"errors.{shard_suffix(shard)}.csv"
+
+
+def plan_name(shard: tuple[int, int]) -> str:
+    return f"plan.{shard_suffix(shard)}.json"
 
 
 @dataclass
@@ -101,10 +153,10 @@ def _merge(root: Path, n: int, found: dict[int, Path]) -> MergeReport:
             owner[k] = i
             if shard_of(k, n) != i:
                 report.misplaced.append(k)
-        plan = root / f"plan.shard-{i}-of-{n}.json"
+        plan = root / plan_name((i, n))
         planned = read_json(plan).get("keys", []) if plan.is_file() else keys
         report.missing.extend(sorted(set(planned) - set(keys)))
-        errors = root / f"errors.shard-{i}-of-{n}.csv"
+        errors = root / errors_name((i, n))
         if errors.is_file():
             df = read_csv_table(errors, "shard's error list", dtype=str)
             if len(df.columns) and not {"source", "reason"} <= set(df.columns):
@@ -130,7 +182,7 @@ def _check_same_settings(root: Path, n: int, shards: list[int]) -> None:
     recorded are not compared), and a ``blurkit.json`` that disagrees with them."""
     seen: tuple[int, dict[str, object]] | None = None
     for i in shards:
-        plan = root / f"plan.shard-{i}-of-{n}.json"
+        plan = root / plan_name((i, n))
         if not plan.is_file():
             continue
         settings = read_json(plan).get("settings")
@@ -155,4 +207,4 @@ def _check_same_settings(root: Path, n: int, shards: list[int]) -> None:
             )
 
 
-__all__ = ["MergeReport", "merge_shards"]
+__all__ = ["MergeReport", "merge_shards", "parse_shard", "shard_of"]

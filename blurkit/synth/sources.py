@@ -18,6 +18,9 @@ pattern's fixed prefix after normalisation is named like a list entry outside it
 name therefore never holds ``..``, an absolute part or an empty part, so outputs named after it stay
 inside the output folder. Broken and looping symbolic links with an image suffix are sources too:
 they fail with a message that says so instead of being skipped silently.
+
+:func:`read_source` reads one source as the 8-bit sharp target of its pair (its header checked
+before decoding); :func:`check_folders` keeps the output folder apart from the sources.
 """
 
 from __future__ import annotations
@@ -29,7 +32,18 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from blurkit.io import IMAGE_SUFFIXES, list_images
+import numpy as np
+
+from blurkit.io import (
+    IMAGE_SUFFIXES,
+    check_image_header,
+    decode_bytes,
+    decoded_to_uint8,
+    list_images,
+    read_file_bytes,
+)
+from blurkit.synth.manifest import sha256_bytes
+from blurkit.synth.options import MAX_PIXELS
 
 GLOB_CHARS = frozenset("*?[")
 LIST_SUFFIXES = (".txt", ".lst", ".list")
@@ -176,4 +190,67 @@ def resolve_sources(src: str | os.PathLike[str]) -> SourceSet:
     raise FileNotFoundError(f"{p}: source does not exist (expected a folder, a glob pattern or a list file)")
 
 
-__all__ = ["Source", "SourceSet", "check_rel", "is_glob", "resolve_sources"]
+def check_folders(sources: SourceSet, out: Path) -> None:
+    """Refuse an output folder that would mix with the sources: inside a source folder (or a recursive
+    glob's root), containing it, or containing any source file (symbolic links resolved).
+
+    A flat glob (``photos/*.png``) may write into a folder below its root: its outputs sit at least
+    two levels below the output folder and can never match it, and no source lies inside it.
+    """
+    o = out.resolve()
+    if sources.kind == "folder" or "**" in sources.pattern:
+        s = sources.root.resolve()
+        if o == s or s in o.parents:
+            raise ValueError(f"{out}: the output folder must not be inside the source folder {sources.root}")
+        if o in s.parents:
+            raise ValueError(f"{out}: the output folder must not contain the source folder {sources.root}")
+    for src in sources.sources:
+        try:
+            real = src.path.resolve()
+        except (RuntimeError, OSError):  # a symbolic link loop: it fails when read
+            continue
+        if real == o or o in real.parents:
+            raise ValueError(f"{out}: the output folder must not contain a source ({src.path})")
+
+
+def check_pixels(path: Path, max_pixels: int) -> None:
+    """Refuse a source larger than ``max_pixels`` from its header alone (before decoding it).
+
+    The size is read the way the decoder that will decode the file sees it (by its leading bytes,
+    not its suffix); a file whose size cannot be told is refused (see
+    :func:`blurkit.io.check_image_header`).
+    """
+    check_image_header(read_file_bytes(path), path, max_pixels)
+
+
+def read_source(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, dict[str, Any]]:
+    """The sharp target as 8-bit RGB and what identifies its source (``source_size``, ``source_sha256``).
+
+    The file is read once: its header is checked (size, pages), then it is decoded.
+    """
+    data = read_file_bytes(path)
+    check_image_header(data, path, max_pixels)
+    img = decoded_to_uint8(decode_bytes(data, path), path)
+    return img, {"source_size": int(data.size), "source_sha256": sha256_bytes(data.tobytes())}
+
+
+def read_sharp8(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The sharp target as 8-bit RGB (H, W, 3): what is written and what the blur starts from.
+
+    Same result as ``to_uint(read_image(path))`` (EXIF orientation applied, gray expanded, alpha
+    dropped, 16-bit rounded to 8), without a float round trip for 8-bit files.
+    """
+    return read_source(path, max_pixels)[0]
+
+
+__all__ = [
+    "Source",
+    "SourceSet",
+    "check_folders",
+    "check_pixels",
+    "check_rel",
+    "is_glob",
+    "read_sharp8",
+    "read_source",
+    "resolve_sources",
+]

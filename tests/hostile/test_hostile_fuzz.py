@@ -9,8 +9,8 @@ import pytest
 from conftest import exr_header_only, jpeg_header_only, png_header_only, tiff_header_only
 
 from blurkit.io import ImageReadError, check_image_header, read_header
-from blurkit.synth.dataset import output_name
-from blurkit.synth.runner import inside_out
+from blurkit.synth.items import output_name
+from blurkit.synth.outputs import inside_out
 
 MAGICS = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8", b"II*\x00", b"MM\x00*", b"II+\x00", b"RIFF\x00\x00\x00\x00WEBP", b"BM",
           b"P6\n", b"P7\n", b"PF\n", b"#?RADIANCE\n", b"\x76\x2f\x31\x01", b"\x59\xa6\x6a\x95", b"GIF89a"]

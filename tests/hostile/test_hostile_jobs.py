@@ -16,8 +16,11 @@ from typer.testing import CliRunner
 
 from blurkit.cli import app
 from blurkit.synth import make_dataset, read_manifest
-from blurkit.synth.dataset import plan_items
-from blurkit.synth.runner import LOCK_FILE, JobLock, JobLocked, WorkerDied, run_job
+from blurkit.synth.items import plan_items
+from blurkit.synth.job import Job, WorkerDied
+from blurkit.synth.lock import LOCK_FILE, JobLock, JobLocked
+from blurkit.synth.options import JobOptions
+from blurkit.synth.runner import run_job
 from blurkit.synth.shards import merge_shards
 
 runner = CliRunner()
@@ -70,7 +73,7 @@ def test_o25_stale_lock_of_a_dead_process_is_taken_over(src, tmp_path):
     out = tmp_path / "o"
     out.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from blurkit.synth.runner import JobLock;"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from blurkit.synth.lock import JobLock;"
          " JobLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(60)", str(out)],
         stdout=subprocess.PIPE, env=_cli_env(),
     )
@@ -143,23 +146,23 @@ def test_b4_a_worker_killed_by_a_signal_stops_the_run_cleanly(src, tmp_path):
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         items = plan_items(src, 0)
-        from blurkit.synth.runner import bind_item
+        from blurkit.synth.job import bind_item
 
         with pytest.raises(WorkerDied, match="worker process died.*--resume"):
-            run_job(out=tmp_path / "o", items=items, settings={"seed": 0}, fn=bind_item(_die_on_second, "p1.png"),
-                    fmt="png", kernel=True, workers=2, progress=False)
+            run_job(Job(out=tmp_path / "o", items=items, settings={"seed": 0}, fn=bind_item(_die_on_second, "p1.png"),
+                        kernel=True), JobOptions(workers=2, progress=False))
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert not list((tmp_path / "o").rglob("*.tmp")) and not (tmp_path / "o" / LOCK_FILE).exists()
 
 
 def test_b4_worker_death_is_one_cli_line_with_exit_1(src, tmp_path, monkeypatch):
-    import blurkit.synth.dataset as dataset
+    import blurkit.synth.make as make
 
     def dies(*a, **k):
         raise WorkerDied("a worker process died (SIGKILL): the run stopped ... run again with --resume")
 
-    monkeypatch.setattr(dataset, "make_dataset", dies)
+    monkeypatch.setattr(make, "make_dataset", dies)
     r = runner.invoke(app, ["make", "--src", str(src), "--out", str(tmp_path / "o"), "--quiet"])
     assert r.exit_code == 1 and r.output.count("\n") == 1 and "--resume" in r.output and r.exception is not None
     assert isinstance(r.exception, SystemExit)

@@ -4,8 +4,7 @@ from typer.testing import CliRunner
 
 from blurkit.cli import app
 from blurkit.synth import make_dataset, read_manifest
-from blurkit.synth.runner import parse_shard, shard_of
-from blurkit.synth.shards import merge_shards
+from blurkit.synth.shards import merge_shards, parse_shard, shard_of
 
 runner = CliRunner()
 SMALL = {"length": (3.0, 8.0)}

@@ -22,137 +22,21 @@ with them.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from blurkit._rng import key_words
-from blurkit.io import list_images, read_image
+from blurkit.data.crops import load_pair_crop, load_sharp_crop, random_crop_flip
+from blurkit.data.finding import PAIR_LAYOUTS, find_pairs
+from blurkit.io import list_images
 from blurkit.ops.degrade import DegradeConfig, resolve_config
-
-PAIR_LAYOUTS = ("pairs", "gopro")
-
-
-# --------------------------------------------------------------------------- finding pairs
-
-
-def _pairs_from_manifest(root: Path, manifest: Path) -> tuple[list[Path], list[Path]]:
-    with manifest.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        cols = set(reader.fieldnames or [])
-        if not {"blur", "sharp"} <= cols:
-            raise ValueError(f"{manifest}: needs columns 'blur' and 'sharp', has {sorted(cols)}")
-        rows = list(reader)
-    blur = [root / r["blur"] for r in rows]
-    sharp = [root / r["sharp"] for r in rows]
-    for p in (*blur, *sharp):
-        if not p.is_file():
-            raise FileNotFoundError(f"{p}: listed in {manifest} but missing")
-    return blur, sharp
-
-
-def _pairs_from_folders(blur_dir: Path, sharp_dir: Path) -> tuple[list[Path], list[Path]]:
-    sharp = list_images(sharp_dir)
-    blur: list[Path] = []
-    for s in sharp:
-        b = blur_dir / s.relative_to(sharp_dir)
-        if not b.is_file():
-            raise FileNotFoundError(f"{b}: blurry image for {s} missing")
-        blur.append(b)
-    return blur, sharp
-
-
-def find_pairs(root: str | Path, kind: str = "pairs") -> tuple[list[Path], list[Path]]:
-    """Blurry and sharp paths of a pair folder.
-
-    Args:
-        root: the folder.
-        kind: ``pairs`` (``manifest.csv``, else ``blur/`` + ``sharp/``) or ``gopro``
-            (``<root>/<scene>/{blur,sharp}`` or ``<root>/{blur,sharp}``).
-
-    Raises:
-        FileNotFoundError: the folder, a listed file or a counterpart image is missing.
-        ValueError: no pairs found, or a manifest without ``blur``/``sharp`` columns.
-    """
-    r = Path(root)
-    if not r.is_dir():
-        raise FileNotFoundError(f"{r}: no such folder")
-    if kind == "pairs" and (r / "manifest.csv").is_file():
-        blur, sharp = _pairs_from_manifest(r, r / "manifest.csv")
-    elif (r / "blur").is_dir() and (r / "sharp").is_dir():
-        blur, sharp = _pairs_from_folders(r / "blur", r / "sharp")
-    elif kind == "gopro":
-        blur, sharp = [], []
-        for scene in sorted(p for p in r.iterdir() if (p / "blur").is_dir() and (p / "sharp").is_dir()):
-            b, s = _pairs_from_folders(scene / "blur", scene / "sharp")
-            blur += b
-            sharp += s
-    else:
-        raise ValueError(f"{r}: no manifest.csv and no blur/ + sharp/ subfolders")
-    if not sharp:
-        raise ValueError(f"{r}: no image pairs found")
-    return blur, sharp
-
-
-# --------------------------------------------------------------------------- crops and seeds
-
-
-def _pad_to_at_least(img: np.ndarray, size: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    ph, pw = max(0, size - h), max(0, size - w)
-    if ph == 0 and pw == 0:
-        return img
-    widths = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0))
-    if ph < h and pw < w:
-        return np.pad(img, widths, mode="reflect")
-    return np.pad(img, widths, mode="edge")
-
-
-def random_crop_flip(
-    images: Sequence[np.ndarray], size: int, rng: np.random.Generator, flips: bool = True
-) -> list[np.ndarray]:
-    """The same random ``size``×``size`` crop and flips of aligned (H, W, 3) images (padded if small).
-
-    >>> rng = np.random.default_rng(0)
-    >>> a = np.arange(5 * 6 * 3, dtype=np.float32).reshape(5, 6, 3)
-    >>> x, y = random_crop_flip([a, a.copy()], 4, rng)
-    >>> x.shape, bool((x == y).all())
-    ((4, 4, 3), True)
-    """
-    if len({im.shape for im in images}) != 1:
-        raise ValueError(f"images: aligned images must have one shape, got {[im.shape for im in images]}")
-    padded = [_pad_to_at_least(im, size) for im in images]
-    h, w = padded[0].shape[:2]
-    top = int(rng.integers(0, h - size + 1))
-    left = int(rng.integers(0, w - size + 1))
-    out = [im[top : top + size, left : left + size] for im in padded]
-    if flips:
-        if rng.random() < 0.5:
-            out = [im[:, ::-1] for im in out]
-        if rng.random() < 0.5:
-            out = [im[::-1] for im in out]
-    return [np.ascontiguousarray(im) for im in out]
-
-
-def _flip_only(images: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-    out = list(images)
-    if rng.random() < 0.5:
-        out = [im[:, ::-1] for im in out]
-    if rng.random() < 0.5:
-        out = [im[::-1] for im in out]
-    return [np.ascontiguousarray(im) for im in out]
-
-
-def chw(img: np.ndarray) -> torch.Tensor:
-    """An (H, W, C) array as a (C, H, W) tensor (contiguous, same dtype)."""
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+from blurkit.tensors import to_tensor
 
 
 def item_seed(seed: int, epoch: int, key: str) -> int:
@@ -169,59 +53,6 @@ def item_seed(seed: int, epoch: int, key: str) -> int:
         entropy=int(seed), spawn_key=(2, int(epoch), *key_words(key))
     ).generate_state(2)
     return int((int(state[0]) | (int(state[1]) << 32)) & ((1 << 63) - 1))
-
-
-def load_sharp_crop(
-    path: str | Path,
-    size: int,
-    seed: int,
-    flips: bool = True,
-    scale: tuple[float, float] | None = None,
-) -> np.ndarray:
-    """A random ``size``×``size`` crop (and flips) of one sharp image, drawn from ``seed``.
-
-    ``scale=(lo, hi)`` first draws a zoom factor ``s`` uniformly in ``[lo, hi]`` and crops a
-    ``size / s`` square that is resized (bicubic) to ``size``: ``s > 1`` enlarges the photo, so its
-    content is smoother per pixel, as in video frames, whose detail per pixel is several times lower
-    than a photo collection's. Without ``scale`` the draws are those of earlier versions.
-
-    Returns:
-        (size, size, 3) float32 in [0, 1]; images smaller than ``size`` are padded by reflection.
-    """
-    rng = np.random.default_rng(seed)
-    image = read_image(path)
-    if scale is None:
-        (crop,) = random_crop_flip([image], size, rng, flips)
-        return crop
-    zoom = float(rng.uniform(scale[0], scale[1]))
-    side = max(2, int(round(size / zoom)))
-    (crop,) = random_crop_flip([image], side, rng, flips)
-    if side == size:
-        return crop
-    method = cv2.INTER_CUBIC if side < size else cv2.INTER_AREA
-    out = cv2.resize(crop, (size, size), interpolation=method)
-    return np.ascontiguousarray(np.clip(out, 0.0, 1.0), dtype=np.float32)
-
-
-def load_pair_crop(
-    blur_path: str | Path, sharp_path: str | Path, size: int | None, seed: int, flips: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """The same random crop and flips of a blurry and a sharp image, drawn from ``seed``.
-
-    ``size=None`` keeps the whole images (flips only).
-
-    Raises:
-        ValueError: the two images differ in size.
-    """
-    blur_img, sharp_img = read_image(blur_path), read_image(sharp_path)
-    if blur_img.shape != sharp_img.shape:
-        raise ValueError(f"{blur_path}: size {blur_img.shape[:2]} differs from {sharp_path} {sharp_img.shape[:2]}")
-    rng = np.random.default_rng(seed)
-    if size is None:
-        blur, sharp = _flip_only([blur_img, sharp_img], rng) if flips else [blur_img, sharp_img]
-    else:
-        blur, sharp = random_crop_flip([blur_img, sharp_img], size, rng, flips)
-    return blur, sharp
 
 
 def blur_crops(
@@ -373,7 +204,7 @@ class OnTheFlyPairs(Dataset[dict[str, Any]]):
         """Item ``index`` drawn from an explicit ``seed`` (what ``__getitem__`` does with :meth:`item_seed`)."""
         c = self.config
         crop = load_sharp_crop(self.paths[index], c.crop + 2 * c.margin, seed, c.flips)
-        return {"sharp": chw(crop), "seed": int(seed), "key": self.keys[index]}
+        return {"sharp": to_tensor(crop), "seed": int(seed), "key": self.keys[index]}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -len(self) <= index < len(self):
@@ -481,7 +312,7 @@ class PairFolder(Dataset[dict[str, Any]]):
         """Item ``index`` drawn from an explicit ``seed``."""
         c = self.config
         blur, sharp = load_pair_crop(self.blur_paths[index], self.sharp_paths[index], c.crop, seed, c.flips)
-        return {"blur": chw(blur), "sharp": chw(sharp), "seed": int(seed), "key": self.keys[index]}
+        return {"blur": to_tensor(blur), "sharp": to_tensor(sharp), "seed": int(seed), "key": self.keys[index]}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -len(self) <= index < len(self):
@@ -502,3 +333,21 @@ def _sharp_keys(root: Path, sharp: Sequence[Path]) -> list[str]:
         keys.append(Path(*parts).as_posix())
     return keys
 
+
+#: An (H, W, C) array as a contiguous (C, H, W) tensor: :func:`blurkit.tensors.to_tensor` (``models.data`` uses it).
+chw = to_tensor
+
+__all__ = [
+    "PAIR_LAYOUTS",
+    "OnTheFlyConfig",
+    "OnTheFlyPairs",
+    "PairFolder",
+    "PairFolderConfig",
+    "blur_crops",
+    "chw",
+    "find_pairs",
+    "item_seed",
+    "load_pair_crop",
+    "load_sharp_crop",
+    "random_crop_flip",
+]
