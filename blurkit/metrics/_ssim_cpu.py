@@ -12,8 +12,8 @@ import cv2
 import numba
 import numpy as np
 
-from blurkit.metrics._threads import pool as _pool
-from blurkit.metrics._threads import usable_cpus
+from blurkit._threads import pool as _pool
+from blurkit._threads import usable_cpus
 
 PEAK = 255.0
 C1 = (0.01 * PEAK) ** 2
