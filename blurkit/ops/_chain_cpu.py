@@ -125,76 +125,18 @@ def _normal_rare(state, i, u):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _normal(state):  # type: ignore[no-untyped-def]
-    """A standard normal (128-layer ziggurat, as in :mod:`blurkit.kernels._prng`)."""
-    bits, state = _bits(state)
-    i = int(bits & np.uint64(127))
+def _zig(bits, state):  # type: ignore[no-untyped-def]
+    """A standard normal from the 64 ``bits`` (128-layer ziggurat, as in :mod:`blurkit.kernels._prng`);
+    the rare paths draw further values after ``state``, the state that gave ``bits``."""
+    layer = int(bits & np.uint64(127))
     u = 2.0 * (float(np.int64(bits >> np.uint64(11))) * _INV53) - 1.0
-    if abs(u) < _ZR[i]:
-        return u * _ZX[i], state
-    return _normal_rare(state, i, u)
+    if abs(u) < _ZR[layer]:
+        return u * _ZX[layer]
+    return _normal_rare(state, layer, u)[0]
 
 
 @njit(cache=True, nogil=True)
-def _table_draw(m, state, cdf, guide):  # type: ignore[no-untyped-def]
-    """Poisson(m) for an integer mean ``m`` by inversion of its table (guide table, then a short scan)."""
-    u, state = _uniform(state)
-    k = guide[m, int(u * _GUIDE)]
-    while cdf[m, k] <= u:
-        k += 1
-    return k, state
-
-
-@njit(cache=True, nogil=True)
-def _poisson(lam, state, cdf, guide):  # type: ignore[no-untyped-def]
-    """An exact Poisson(``lam``) draw for ``lam`` below the tables' size: Poisson(⌊lam⌋) from its table
-    plus Poisson(lam − ⌊lam⌋) as a Poisson(1) count thinned with probability lam − ⌊lam⌋ (no
-    transcendental function is evaluated)."""
-    m = int(lam)
-    f = lam - m
-    k = 0
-    if m > 0:
-        k, state = _table_draw(m, state, cdf, guide)
-    if f > 0.0:
-        n, state = _table_draw(1, state, cdf, guide)
-        for _ in range(n):
-            u, state = _uniform(state)
-            if u < f:
-                k += 1
-    return float(k), state
-
-
-@njit(cache=True, nogil=True)
-def _noisy(y, e, key, shot, read, exact_below, cdf, guide):  # type: ignore[no-untyped-def]
-    """Clipped value ``y`` of element ``e`` with Poisson–Gaussian noise, clipped to [0, 1]."""
-    y = min(max(y, 0.0), 1.0)
-    if shot <= 0.0 and read <= 0.0:
-        return y
-    state = _mix64(key + np.uint64(e) * _GOLDEN)
-    lam = y / shot if shot > 0.0 else 0.0
-    if shot > 0.0 and lam < exact_below:
-        n, state = _poisson(lam, state, cdf, guide)
-        v = n * shot
-        if read > 0.0:
-            z, state = _normal(state)
-            v += read * z
-    else:
-        z, state = _normal(state)
-        v = y + math.sqrt(y * shot + read * read) * z
-    return min(max(v, 0.0), 1.0)
-
-
-@njit(cache=True, nogil=True)
-def _level(v, kind, g, thr, base, tol):  # type: ignore[no-untyped-def]
-    """The 8-bit display level of linear ``v`` in [0, 1]: ``rint(255 · float32(curve(v)))``, found in
-    the threshold tables; values within ``tol`` (relative) of a threshold go through the curve."""
-    if kind != 0:
-        b = min(int(v * base.shape[0]), base.shape[0] - 1)
-        q = base[b]
-        while thr[q + 1] <= v:
-            q += 1
-        if v - thr[q] >= tol * thr[q] and thr[q + 1] - v >= tol * thr[q + 1]:
-            return q
+def _exact_level(v, kind, g):  # type: ignore[no-untyped-def]
     return int(np.rint(np.float64(np.float32(_curve_to_display(v, kind, g))) * 255.0))
 
 
@@ -202,17 +144,61 @@ def _level(v, kind, g, thr, base, tol):  # type: ignore[no-untyped-def]
 def finish_rows(  # type: ignore[no-untyped-def]
     blur, out, out8, use8, seed, shot, read, exact_below, cdf, guide, kind, g, thr, base, tol, r0, r1
 ):
-    """Rows ``r0..r1``: noise on the blurred planes ``blur`` (3, H, W), then display values into
-    ``out`` (3, H, W) float32, or 8-bit levels into ``out8`` (H, W, 3) (``rint(255 · float32
-    value)``, as :func:`blurkit.io.to_uint` rounds the float32 values)."""
+    """Rows ``r0..r1``: clip, Poisson–Gaussian noise and clip again on the blurred planes ``blur``
+    (3, H, W), then display values into ``out`` (3, H, W) float32, or 8-bit levels into ``out8``
+    (H, W, 3): ``rint(255 · float32 value)``, as :func:`blurkit.io.to_uint` rounds the float32
+    values, found in the threshold tables of :func:`blurkit.ops.color.display_thresholds` (values
+    within ``tol``, relative, of a threshold go through the curve). The common cases run inline;
+    the rare ones call out."""
     h, w = blur.shape[1], blur.shape[2]
     key = _mix64(np.uint64(seed) ^ _SALT)
+    noisy = shot > 0.0 or read > 0.0
+    buckets = base.shape[0]
     for c in range(3):
         for i in range(r0, r1):
             row = (c * h + i) * w
             for j in range(w):
-                v = _noisy(np.float64(blur[c, i, j]), row + j, key, shot, read, exact_below, cdf, guide)
-                if use8:
-                    out8[i, j, c] = _level(v, kind, g, thr, base, tol)
-                else:
+                v = min(max(np.float64(blur[c, i, j]), 0.0), 1.0)
+                if noisy:
+                    # the element's stream: its first value, then SplitMix64 steps from it
+                    state = _mix64(key + np.uint64(row + j) * _GOLDEN)
+                    bits = state
+                    lam = v / shot if shot > 0.0 else exact_below
+                    if lam < exact_below:
+                        # exact Poisson: Poisson(m) from its table, plus a Poisson(1) count thinned
+                        # with probability f, for lam = m + f (no transcendental function)
+                        m = int(lam)
+                        f = lam - m
+                        k = 0
+                        for part in range(2):
+                            if (m if part == 0 else f) > 0:
+                                mean = m if part == 0 else 1
+                                u = float(np.int64(bits >> np.uint64(11))) * _INV53
+                                n = guide[mean, int(u * _GUIDE)]
+                                while cdf[mean, n] <= u:
+                                    n += 1
+                                bits, state = _bits(state)
+                                if part == 0:
+                                    k = n
+                                else:
+                                    for _ in range(n):
+                                        k += float(np.int64(bits >> np.uint64(11))) * _INV53 < f
+                                        bits, state = _bits(state)
+                        v = k * shot
+                        if read > 0.0:
+                            v += read * _zig(bits, state)
+                    else:
+                        v = v + math.sqrt(v * shot + read * read) * _zig(bits, state)
+                    v = min(max(v, 0.0), 1.0)
+                if not use8:
                     out[c, i, j] = _curve_to_display(v, kind, g)
+                elif kind == 0:
+                    out8[i, j, c] = np.uint8(np.rint(np.float64(np.float32(v)) * 255.0))
+                else:
+                    q = base[min(int(v * buckets), buckets - 1)]
+                    q += thr[q + 1] <= v
+                    while thr[q + 1] <= v:
+                        q += 1
+                    if v - thr[q] < tol * thr[q] or thr[q + 1] - v < tol * thr[q + 1]:
+                        q = _exact_level(v, kind, g)
+                    out8[i, j, c] = q

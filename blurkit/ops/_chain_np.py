@@ -32,23 +32,25 @@ def _mix64(z: np.ndarray) -> np.ndarray:
 def _round_like_libm(d: np.ndarray, exact: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """``float32(d)`` for values ``d`` computed with NumPy's ``pow`` (within a few ulps of libm's):
     the few that lie so close to a float32 rounding midpoint that those ulps could matter are
-    recomputed exactly (``exact(index)``, libm through Python's math), so the result is libm's."""
-    f = d.astype(np.float32)
+    recomputed exactly (``exact(flat_index)``, libm through Python's math), so the result is libm's."""
+    flat = d.ravel()
+    f = flat.astype(np.float32)
     wide = f.astype(np.float64)
     lo = (wide + np.nextafter(f, np.float32(-np.inf))) / 2.0
     hi = (wide + np.nextafter(f, np.float32(np.inf))) / 2.0
-    margin = 64.0 * np.spacing(np.abs(d))
-    risky = np.flatnonzero((np.abs(d - lo) <= margin) | (np.abs(hi - d) <= margin))
+    margin = 64.0 * np.spacing(np.abs(flat))
+    risky = np.flatnonzero((np.abs(flat - lo) <= margin) | (np.abs(hi - flat) <= margin))
     if risky.size:
         f[risky] = exact(risky)
-    return f
+    return f.reshape(d.shape)
 
 
 def _curve(fn: Any, values: np.ndarray, kind: int, g: float, vectorised: np.ndarray) -> np.ndarray:
     """float32 of the scalar curve ``fn`` (a compiled kernel's plain twin) on ``values``, from its
     NumPy evaluation ``vectorised``."""
+    flat = values.ravel()
     return _round_like_libm(
-        vectorised, lambda idx: np.array([fn(float(v), kind, g) for v in values[idx].tolist()], dtype=np.float32)
+        vectorised, lambda idx: np.array([fn(float(v), kind, g) for v in flat[idx].tolist()], dtype=np.float32)
     )
 
 
@@ -83,29 +85,31 @@ def linearise_rows(src, src8, use8, table, grid, kind, g, gain, thr, ramp, out, 
 
 
 class _Streams:
-    """Every element's SplitMix64 stream, advanced where a mask says so."""
+    """Every element's stream (its first value, then SplitMix64 steps from it), advanced where a
+    mask says so: ``state`` gave ``cur``, the next value to hand out."""
 
     def __init__(self, seed: int, elements: np.ndarray) -> None:
         key = _mix64(np.array([seed], dtype=np.uint64) ^ _SALT)[0]
         self.state = _mix64(key + elements.astype(np.uint64) * _GOLDEN)
+        self.cur = self.state.copy()
 
     def bits(self, where: np.ndarray) -> np.ndarray:
+        out = self.cur[where]
         self.state[where] += _GOLDEN
-        return _mix64(self.state[where])
+        self.cur[where] = _mix64(self.state[where])
+        return out
 
     def uniform(self, where: np.ndarray) -> np.ndarray:
         return (self.bits(where) >> np.uint64(11)).astype(np.int64).astype(np.float64) * _INV53
 
     def normal(self, where: np.ndarray) -> np.ndarray:
+        before = self.state[where]
         b = self.bits(where)
         layer = (b & np.uint64(127)).astype(np.int64)
         u = 2.0 * ((b >> np.uint64(11)).astype(np.int64).astype(np.float64) * _INV53) - 1.0
         z = u * _ZX[layer]
-        rare = np.flatnonzero(~(np.abs(u) < _ZR[layer]))
-        if rare.size:
-            idx = np.flatnonzero(where)[rare]
-            for q, e in zip(rare.tolist(), idx.tolist(), strict=True):
-                z[q], self.state[e] = call_pure(_chain_cpu._normal_rare, self.state[e], int(layer[q]), float(u[q]))
+        for q in np.flatnonzero(~(np.abs(u) < _ZR[layer])).tolist():
+            z[q] = call_pure(_chain_cpu._normal_rare, before[q], int(layer[q]), float(u[q]))[0]
         return z
 
     def table(self, where: np.ndarray, m: np.ndarray, cdf: np.ndarray, guide: np.ndarray) -> np.ndarray:
@@ -152,8 +156,8 @@ def finish_rows(  # type: ignore[no-untyped-def]
         c, i, j = np.indices(y.shape, dtype=np.int64)
         streams = _Streams(seed, ((c * h + i + r0) * w + j).ravel())
         flat = y.ravel()
-        lam = flat / shot if shot > 0.0 else np.zeros_like(flat)
-        exact = (lam < exact_below) if shot > 0.0 else np.zeros(flat.shape, dtype=bool)
+        lam = flat / shot if shot > 0.0 else np.full_like(flat, exact_below)
+        exact = lam < exact_below
         res = np.empty_like(flat)
         res[exact] = _poisson(flat, shot, streams, exact, cdf, guide) * shot
         if read > 0.0 and exact.any():
@@ -178,13 +182,13 @@ def _display(v: np.ndarray, kind: int, g: float) -> np.ndarray:
 
 
 def _levels(v: np.ndarray, kind: int, g: float, thr: np.ndarray, tol: float) -> np.ndarray:
+    """8-bit levels from the threshold tables; values near a threshold through the curve."""
     q = np.searchsorted(thr, v, side="right") - 1
     if kind == 0:
         near = np.ones(v.shape, dtype=bool)
     else:
         near = ~((v - thr[q] >= tol * thr[q]) & (thr[q + 1] - v >= tol * thr[q + 1]))
-    exact = np.rint(_display(v[near], kind, g).astype(np.float64) * 255.0).astype(np.int64)
-    q[near] = exact
+    q[near] = np.rint(_display(v[near], kind, g).astype(np.float64) * 255.0).astype(np.int64)
     return q.astype(np.uint8)
 
 

@@ -8,47 +8,32 @@ the image grid instead (exact periodic convolution).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-TORCH_PAD_MODE = {"reflect": "reflect", "replicate": "replicate", "zero": "constant", "circular": "circular"}
+from blurkit.ops import _blur_np
+from blurkit.ops.borders import NUMPY_PAD_MODE, TORCH_PAD_MODE
 
 
 def fast_fft_len(n: int, device: torch.device | str = "cpu") -> int:
     """A length ``>= n`` that the FFT library of ``device`` transforms fast.
 
-    Candidates are the even ``2^a 3^b 5^c 7^d`` (MKL on CPU and cuFFT both have native radix-2, 3, 5
-    and 7 kernels; an even length lets the real transform use its half-length complex trick).
+    Candidates are the even ``2^a 3^b 5^c 7^d`` (MKL and pocketfft on CPU and cuFFT all have native
+    radix-2, 3, 5 and 7 kernels; an even length lets the real transform use its half-length
+    complex trick).
 
     - CUDA: the smallest candidate. Batched cuFFT is bound by memory traffic, so fewer points win
       (H100, 64x3 planes: 750x1344 forward+inverse 4.7 ms, 768x1344 5.2 ms).
-    - CPU: candidates up to 10% above ``n``, each odd prime factor charged 10% extra, since MKL is
-      fastest on long radix-2 runs (2 cores: 3x768x1344 about 15% faster than 3x750x1344).
+    - CPU: candidates up to 10% above ``n``, each odd prime factor charged 10% extra, since the
+      CPU libraries are fastest on long radix-2 runs.
 
     >>> fast_fft_len(750), fast_fft_len(1310), fast_fft_len(1), fast_fft_len(17)
     (768, 1344, 2, 18)
     >>> fast_fft_len(750, "cuda"), fast_fft_len(1310, "cuda")
     (750, 1344)
     """
-    if n <= 2:
-        return 2
-    penalty = 0.0 if torch.device(device).type == "cuda" else 0.1
-    best, best_cost = 0, float("inf")
-    m = n + (n % 2)
-    while best == 0 or (penalty and m <= max(n * 1.1, n + 16)):
-        r, odd = m, 0
-        for p in (2, 3, 5, 7):
-            while r % p == 0:
-                r //= p
-                odd += p != 2
-        if r == 1 and m * (1 + penalty * odd) < best_cost:
-            best, best_cost = m, m * (1 + penalty * odd)
-        m += 2
-    return best
-
+    return _blur_np.fast_fft_len(n, torch.device(device).type == "cuda")
 
 
 def pad_to_grid(x: torch.Tensor, pad: int, border: str, fh: int, fw: int) -> torch.Tensor:
@@ -91,15 +76,6 @@ def wrapped_kernel_spectrum(stack: torch.Tensor, fh: int, fw: int) -> torch.Tens
     grid = stack.new_zeros(batch, fh * fw)
     grid.index_add_(1, flat, stack.reshape(batch, k * k))
     return torch.fft.rfft2(grid.view(batch, fh, fw))
-
-
-_NumpyPadMode = Literal["reflect", "edge", "constant", "wrap"]
-NUMPY_PAD_MODE: dict[str, _NumpyPadMode] = {
-    "reflect": "reflect",
-    "replicate": "edge",
-    "zero": "constant",
-    "circular": "wrap",
-}
 
 
 def chunk_size(per_sample: int, chunk_bytes: int) -> int:
@@ -176,5 +152,7 @@ def fft_torch(x: torch.Tensor, stack: torch.Tensor, border: str, chunk_bytes: in
 
 
 def fft_cpu(x: torch.Tensor, stack: torch.Tensor, border: str, chunk_bytes: int) -> torch.Tensor:
-    """The CPU FFT path without autograd."""
-    return fft_scipy_v1(x, stack, border, chunk_bytes)
+    """The CPU FFT path without autograd: :func:`blurkit.ops._blur_np.fft_planes` on NumPy views."""
+    workers = max(1, torch.get_num_threads())
+    out = _blur_np.fft_planes(x.detach().numpy(), stack.detach().numpy(), border, chunk_bytes, workers)
+    return torch.from_numpy(np.ascontiguousarray(out))

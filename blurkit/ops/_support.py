@@ -56,19 +56,16 @@ def support_radius(stack: torch.Tensor) -> torch.Tensor:
 
 def crop_to_support(stack: torch.Tensor) -> torch.Tensor:
     """Crop a ``(B, k, k)`` stack to the smallest centred odd square holding every non-zero entry."""
+    from blurkit.ops._blur_np import support_radius
+
     k = stack.shape[-1]
     if k <= 3:
         return stack
-    nz = stack.detach().ne(0).any(dim=0)
-    if not bool(nz.any()):
-        return stack[:, k // 2 : k // 2 + 1, k // 2 : k // 2 + 1]
-    rows = torch.nonzero(nz.any(dim=1)).flatten()
-    cols = torch.nonzero(nz.any(dim=0)).flatten()
     c = k // 2
-    r = int(torch.stack([c - rows.min(), rows.max() - c, c - cols.min(), cols.max() - c]).max().item())
-    if r >= c:
-        return stack
-    return stack[:, c - r : c + r + 1, c - r : c + r + 1]
+    r = support_radius(stack.detach().ne(0).any(dim=0).cpu().numpy())
+    if r < 0:
+        return stack[:, c : c + 1, c : c + 1]
+    return stack if r >= c else stack[:, c - r : c + r + 1, c - r : c + r + 1]
 
 
 def stack_valid_mask(stack: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 def parse_response(response: str) -> tuple[str, float]:
@@ -39,6 +42,8 @@ def to_linear(x: torch.Tensor, response: str = "srgb") -> torch.Tensor:
     x = x.clamp(0.0, 1.0)
     if kind == "gamma":
         return x.pow(g)
+    import torch
+
     return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055).pow(2.4))
 
 
@@ -50,11 +55,15 @@ def from_linear(x: torch.Tensor, response: str = "srgb") -> torch.Tensor:
     x = x.clamp(0.0, 1.0)
     if kind == "gamma":
         return x.pow(1.0 / g)
+    import torch
+
     return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308).pow(1.0 / 2.4) - 0.055)
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:
     """Rec. 709 luminance of linear RGB (B, 3, H, W) → (B, 1, H, W)."""
+    import torch
+
     w = torch.tensor([0.2126, 0.7152, 0.0722], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x * w).sum(dim=1, keepdim=True)
 

@@ -7,20 +7,8 @@ handled in one call: the direct path is a single grouped ``conv2d`` and the FFT 
 ``rfft2``/``irfft2``; no Python loop runs over the samples (a large batch is cut into a few chunks
 only to bound memory).
 
-Border modes (``border``), each a padding by ``k // 2`` pixels on every side:
-
-=============  ======================================  ===============================
-``border``     padded row ``a b c d``                   NumPy ``np.pad`` mode
-=============  ======================================  ===============================
-"reflect"      ``c b | a b c d | c b`` (edge not        ``"reflect"`` (torch ``"reflect"``,
-               repeated)                                OpenCV ``BORDER_REFLECT_101``)
-"replicate"    ``a a | a b c d | d d``                  ``"edge"``
-"zero"         ``0 0 | a b c d | 0 0``                  ``"constant"``
-"circular"     ``c d | a b c d | a b``                  ``"wrap"`` (exact periodic convolution)
-=============  ======================================  ===============================
-
-NumPy's ``"symmetric"`` mode (``b a | a b c d | d c``, edge repeated) is *not* what ``"reflect"`` means
-here.
+Border modes (``border``), each a padding by ``k // 2`` pixels on every side, are listed in
+:mod:`blurkit.ops.borders`.
 
 Choosing the method: ``method="auto"`` uses the direct path for kernels smaller than
 :data:`FFT_CROSSOVER_CPU` (on CPU) or :data:`FFT_CROSSOVER_CUDA` (on GPU) and the FFT path otherwise.
@@ -52,8 +40,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from blurkit.ops import _fft
-from blurkit.ops._fft import TORCH_PAD_MODE, fast_fft_len
+from blurkit.ops._fft import fast_fft_len
 from blurkit.ops._support import as_kernel_tensor, check_kernel_shape, crop_to_support, stack_valid_mask
+from blurkit.ops.borders import BORDERS, TORCH_PAD_MODE, BorderMode
 
 __all__ = [
     "BORDERS",
@@ -67,11 +56,8 @@ __all__ = [
     "valid_mask",
 ]
 
-BorderMode = Literal["reflect", "replicate", "zero", "circular"]
 Method = Literal["auto", "direct", "fft"]
 
-#: The border modes, in the order the docs list them.
-BORDERS: tuple[str, ...] = get_args(BorderMode)
 _METHODS: tuple[str, ...] = get_args(Method)
 
 #: Smallest (cropped) kernel sizes for which ``method="auto"`` takes the FFT path, on CPU and on

@@ -33,23 +33,26 @@ import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from blurkit.kernels.bank import load_kernel_bank
 from blurkit.kernels.line import line_kernel
 from blurkit.kernels.params import Range, ShakeFields, as_range
 from blurkit.kernels.psf import check_size, normalize_kernel, stack_kernels
 from blurkit.kernels.trajectory import TrajectoryParams, kernels_from_seeds
-from blurkit.ops.chain import CHAIN_VERSION, CHAINS, apply_chain1, apply_chain2
+from blurkit.ops.borders import BORDERS
 from blurkit.ops.color import parse_response
-from blurkit.ops.convolve import BORDERS
-from blurkit.ops.highlights import boost_highlights, local_mask
+
+if TYPE_CHECKING:
+    import torch
 
 KERNEL_SOURCES = ("trajectory", "line", "bank")
 HIGHLIGHT_MODELS = ("clipped", "ramp")
+#: Chain versions this blurkit applies (:mod:`blurkit.ops.chain`); new records get :data:`CHAIN_VERSION`.
+CHAINS = (1, 2)
+CHAIN_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,8 @@ def apply_degradation(
         shared[name] = values.pop()
     if shared["chain"] not in CHAINS:
         raise ValueError(f"records: unknown chain version {shared['chain']!r} (this blurkit applies {CHAINS})")
+    from blurkit.ops.chain import apply_chain1, apply_chain2
+
     apply = apply_chain1 if shared["chain"] == 1 else apply_chain2
     out = apply(sharp.float(), kernels, records, str(shared["border"]), str(shared["response"]))
     return out.to(sharp.dtype)
@@ -319,6 +324,7 @@ def degrade_batch(
         ``(blurred, kernels, records)``: blurred (B, 3, H, W) in [0, 1] on the input's device,
         kernels (B, k, k) float32 (zero-padded to the batch's largest), and one record per image.
 
+    >>> import torch
     >>> x = torch.rand(2, 3, 32, 32)
     >>> b, k, r = degrade_batch(x, [1, 2], "deblurgan", {"length": 8})
     >>> b.shape, k.shape[0], r[0]["length"]
@@ -329,22 +335,32 @@ def degrade_batch(
         raise ValueError(f"sharp: expected shape (B, 3, H, W), got {tuple(sharp.shape)}")
     if len(seeds) != sharp.shape[0]:
         raise ValueError(f"seeds: got {len(seeds)} seeds for a batch of {sharp.shape[0]} images")
+    import torch
+
     samples = [sample_degradation(int(s), config) for s in seeds]
     kernels = torch.from_numpy(stack_kernels([d.kernel for d in samples])).to(sharp.device)
     records = [d.record for d in samples]
     return apply_degradation(sharp, kernels, records), kernels, records
 
 
+def __getattr__(name: str) -> Any:
+    if name in ("boost_highlights", "local_mask"):  # torch functions, imported when asked for
+        from blurkit.ops import highlights
+
+        return getattr(highlights, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "CHAINS",
+    "CHAIN_VERSION",
     "HIGHLIGHT_MODELS",
     "KERNEL_SOURCES",
     "PRESETS",
     "Degradation",
     "DegradeConfig",
     "apply_degradation",
-    "boost_highlights",
     "degrade_batch",
-    "local_mask",
     "resolve_config",
     "sample_degradation",
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from blurkit.tensors import chw_to_hwc, to_tensor
+if TYPE_CHECKING:
+    import torch
 
 
 def jpeg_round_trip8(image: np.ndarray, quality: int) -> np.ndarray:
@@ -30,7 +31,10 @@ def jpeg_round_trip8(image: np.ndarray, quality: int) -> np.ndarray:
 
 def jpeg_round_trip(x: torch.Tensor, qualities: Sequence[int | None]) -> torch.Tensor:
     """The round trip on a (B, 3, H, W) batch in [0, 1], one quality per image (``None``: unchanged)."""
+    import torch
+
     from blurkit.io import to_uint
+    from blurkit.tensors import chw_to_hwc, to_tensor
 
     outs = []
     for img, q in zip(x, qualities, strict=True):

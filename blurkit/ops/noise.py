@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 #: Expected photon counts above which the Poisson draw is replaced by its normal approximation
 #: N(λ, λ): at λ = 64 the two distributions differ by less than 0.5% in total variation, and
@@ -64,6 +67,7 @@ def poisson_gaussian(
     than :data:`NORMAL_APPROX_PHOTONS` photons draw from the normal approximation of the Poisson law.
     ``shot = 0`` and ``read = 0`` disable each part. The result is not clipped.
 
+    >>> import torch
     >>> g = torch.Generator().manual_seed(0)
     >>> y = poisson_gaussian(torch.full((1, 100, 100), 0.5), 0.01, 0.0, g)
     >>> round(float(y.mean()), 2), round(float(y.var()), 3)
@@ -71,6 +75,8 @@ def poisson_gaussian(
     """
     if shot < 0 or read < 0:
         raise ValueError(f"shot/read: noise levels must be >= 0, got shot={shot}, read={read}")
+    import torch
+
     out = x
     if shot > 0:
         rate = (x.clamp_min(0.0) / shot).float()

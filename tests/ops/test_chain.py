@@ -16,8 +16,10 @@ from blurkit.ops import (
     resolve_config,
     sample_degradation,
 )
-from blurkit.ops.chain import CHAIN_VERSION, apply_chain1, degrade_image8
-from blurkit.ops.color import display_thresholds, from_linear, grid_levels, linear_table, to_linear
+from blurkit.ops.chain import apply_chain1
+from blurkit.ops.cpu_chain import degrade_image8, finish
+from blurkit.ops.degrade import CHAIN_VERSION
+from blurkit.ops.color import from_linear, grid_levels, linear_table, to_linear
 from blurkit.ops.convolve import convolve_chain1
 from blurkit.ops.highlights import boost_highlights
 from blurkit.ops.noise import EXACT_POISSON_BELOW, poisson_gaussian, poisson_tables
@@ -74,19 +76,50 @@ def test_8bit_and_float_input_give_the_same_linear_values(response):
     assert (a - b).abs().max() < 1e-5
 
 
+def _hard_values(response):
+    """Linear values whose display value lies next to a float32 rounding midpoint or an 8-bit level
+    boundary (the thresholds of the 8-bit path, and their neighbours), and spread over [0, 1]."""
+    from blurkit.ops.color import display_thresholds
+
+    inverse = {"srgb": lambda d: d / 12.92 if d <= 0.04045 else ((d + 0.055) / 1.055) ** 2.4,
+               "gamma:2.2": lambda d: d**2.2, "linear": lambda d: d}[response]
+    rng = np.random.default_rng(3)
+    f = np.sort(rng.random(3000).astype(np.float32))
+    mids = (f.astype(np.float64) + np.nextafter(f, np.float32(2)).astype(np.float64)) / 2
+    levels = (np.arange(1, 256) - 0.5) / 255
+    targets = np.concatenate([mids, levels])
+    v = np.array([inverse(float(d)) for d in targets])
+    edges = display_thresholds(response)[0][1:-1]
+    near = np.concatenate([v, np.nextafter(v, 0), np.nextafter(v, 2), edges, np.nextafter(edges, 0)])
+    return np.clip(np.concatenate([near, rng.random(20000), rng.random(5000) ** 6, [0.0, 1.0, 2.0**-10]]), 0, 1)
+
+
 @pytest.mark.parametrize("response", RESPONSES)
-def test_display_thresholds_round_like_the_curve(response):
-    thr, _ = display_thresholds(response)
-    assert np.all(np.diff(thr) > 0)
-    rng = np.random.default_rng(0)
-    v = np.concatenate([rng.random(20000), thr[1:-1], np.nextafter(thr[1:-1], 2), [0.0, 1.0]])
-    curve = from_linear(torch.from_numpy(v), response).float().double().numpy()
-    want = np.rint(curve * 255)
-    got = np.searchsorted(thr, v, side="right") - 1
-    far = np.abs(got - want) > 0
-    # disagreements only within a hair of a threshold (where the kernels use the curve itself)
-    near = np.min(np.abs(v[:, None] - thr[None, 1:-1]) / thr[None, 1:-1], axis=1) < 1e-6
-    assert not (far & ~near).any()
+@pytest.mark.parametrize("tier", ["always", "never"])
+def test_display_values_are_the_curve_rounded_once(response, tier, monkeypatch):
+    """Fast pieces or the curve itself, compiled or in NumPy: always float32 of libm's curve."""
+    monkeypatch.setenv("BLURKIT_JIT", tier)
+    v = _hard_values(response)
+    side = int(math.ceil(math.sqrt(v.size)))
+    plane = np.resize(v, side * side).reshape(side, side)
+    lin = np.stack([plane.astype(np.float32)] * 3)  # float32 planes, as the blur leaves them
+    rec = {"shot": 0.0, "read": 0.0, "noise_seed": 1, "response": response}
+    got = finish(lin, rec)
+    exact = np.array([float(x) for x in lin[0].ravel()])
+    assert np.array_equal(got[0], _libm_display(exact, response).reshape(plane.shape))
+    out8 = finish(lin, rec, np.empty((side, side, 3), np.uint8))
+    assert np.array_equal(out8, to_uint(got.transpose(1, 2, 0)))
+
+
+def _libm_display(v, response):
+    """float32 of the display curve computed with Python's math (libm), value by value."""
+    if response == "srgb":
+        d = [x * 12.92 if x <= 0.0031308 else 1.055 * math.pow(x, 1 / 2.4) - 0.055 for x in v.tolist()]
+    elif response == "gamma:2.2":
+        d = [math.pow(x, 1 / 2.2) for x in v.tolist()]
+    else:
+        d = v.tolist()
+    return np.array(d).astype(np.float32)
 
 
 @pytest.mark.parametrize("preset", ["realistic", "realistic_jpeg", "deblurgan", "line", "video"])
@@ -100,34 +133,21 @@ def test_8bit_path_gives_the_bytes_of_the_float_path(preset):
         assert np.array_equal(degrade_image8(img, d.kernel, d.record), want), (preset, seed)
 
 
-def test_8bit_path_rounds_exactly_near_level_boundaries():
-    """Linear values a hair either side of each level boundary, through the whole chain."""
-    thr, _ = display_thresholds("srgb")
-    v = np.concatenate([np.nextafter(thr[1:-1], 0), thr[1:-1], np.nextafter(thr[1:-1], 2)]).astype(np.float32)
-    side = int(math.ceil(math.sqrt(v.size)))
-    plane = np.resize(v, side * side).reshape(side, side)
-    lin = np.stack([plane] * 3)
-    from blurkit.ops.chain import _finish
-
-    rec = {"shot": 0.0, "read": 0.0, "noise_seed": 1}
-    out8 = _finish(lin, rec, "srgb", np.empty((side, side, 3), np.uint8))
-    out = _finish(lin, rec, "srgb", None)
-    assert np.array_equal(out8, to_uint(out.transpose(1, 2, 0)))
-
-
 def test_noise_does_not_depend_on_the_thread_count_or_the_blocks(monkeypatch):
     img = _scene(3, 80, 96)
     d = sample_degradation(11, _noise_only(0.004, 0.01, "srgb"))
     k = torch.from_numpy(d.kernel)[None]
-    before = torch.get_num_threads()
+    import numba
+
+    before = numba.get_num_threads()
     try:
-        torch.set_num_threads(1)
+        numba.set_num_threads(1)
         one = apply_degradation(_as_float(img), k, [d.record])
-        torch.set_num_threads(2)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
         two = apply_degradation(_as_float(img), k, [d.record])
     finally:
-        torch.set_num_threads(before)
-    monkeypatch.setattr(importlib.import_module("blurkit.ops.chain"), "ROWS_PER_BLOCK", 7)
+        numba.set_num_threads(before)
+    monkeypatch.setattr(importlib.import_module("blurkit.ops.cpu_chain"), "ROWS_PER_BLOCK", 7)
     cut = apply_degradation(_as_float(img), k, [d.record])
     assert torch.equal(one, two) and torch.equal(one, cut)
 
