@@ -182,22 +182,23 @@ def positions_block(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _render(xs, ys, m, cx, cy, r, out):  # type: ignore[no-untyped-def]
+def _render(xs, ys, m, cx, cy, r, buf, out):  # type: ignore[no-untyped-def]
     """Rasterise the first ``m`` samples into ``out`` (k, k) float32, centred on their mean
     ``(cx, cy)``, shrunk to fit if their half-extent ``r`` needs it, normalised to sum 1 (float64
-    accumulation); returns the scale."""
+    accumulation in ``buf``, at least k x k); returns the scale."""
     k = out.shape[0]
     room = (k - 1) / 2.0 - 1.0
     scale = 1.0 if (r <= room or r == 0.0) else room / r
-    buf = np.zeros((k, k))
-    splat_centred(xs, ys, m, cx, cy, scale, buf)
+    acc = buf[:k, :k]
+    acc[:, :] = 0.0
+    splat_centred(xs, ys, m, cx, cy, scale, acc)
     total = 0.0
     for a in range(k):
         for c in range(k):
-            total += buf[a, c]
+            total += acc[a, c]
     for a in range(k):
         for c in range(k):
-            out[a, c] = buf[a, c] / total
+            out[a, c] = acc[a, c] / total
     return scale
 
 
@@ -212,6 +213,7 @@ def kernels_block(  # type: ignore[no-untyped-def]
     ys = np.empty((2, samples))
     d = np.empty((2, 7))
     b = np.empty(2, dtype=np.int64)
+    buf = np.empty((max(k, 1), max(k, 1)))
     for g in range(lo // 2, (hi + 1) // 2):
         for lane in range(_pair(seeds, g, samples, prm, exposures, xs, ys, d, b)):
             i = 2 * g + lane
@@ -220,7 +222,7 @@ def kernels_block(  # type: ignore[no-untyped-def]
             if k == 0:
                 sizes[i] = size_for_radius(r)
                 continue
-            scales[i] = _render(xs[lane], ys[lane], m, cx, cy, r, out[i])
+            scales[i] = _render(xs[lane], ys[lane], m, cx, cy, r, buf, out[i])
             for q in range(7):
                 drawn[i, q] = d[lane, q]
             bigs[i] = b[lane]
@@ -239,5 +241,5 @@ def one_kernel(seed, samples, prm, exposures, size, drawn):  # type: ignore[no-u
     cx, cy, r = fit_half(xs, ys, m)
     k = size_for_radius(r) if size == 0 else size
     out = np.empty((k, k), dtype=np.float32)
-    scale = _render(xs, ys, m, cx, cy, r, out)
+    scale = _render(xs, ys, m, cx, cy, r, np.empty((k, k)), out)
     return out, big, scale

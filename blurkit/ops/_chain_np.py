@@ -8,13 +8,13 @@ elements that need it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from blurkit._jit import call_pure
-from blurkit.kernels._prng import _M1, _M2, _ZR, _ZX
+from blurkit.kernels._prng import _M1, _M2, _ZR, _ZTAIL, _ZX
 from blurkit.ops import _chain_cpu
 from blurkit.ops.noise import GUIDE_BUCKETS
 
@@ -108,8 +108,9 @@ class _Streams:
         layer = (b & np.uint64(127)).astype(np.int64)
         u = 2.0 * ((b >> np.uint64(11)).astype(np.int64).astype(np.float64) * _INV53) - 1.0
         z = u * _ZX[layer]
-        for q in np.flatnonzero(~(np.abs(u) < _ZR[layer])).tolist():
-            z[q] = call_pure(_chain_cpu._normal_rare, before[q], int(layer[q]), float(u[q]))[0]
+        rare = ~(np.abs(u) < _ZR[layer])
+        if rare.any():
+            z[rare] = _rare_normals(before[rare], layer[rare], u[rare])
         return z
 
     def table(self, where: np.ndarray, m: np.ndarray, cdf: np.ndarray, guide: np.ndarray) -> np.ndarray:
@@ -120,6 +121,46 @@ class _Streams:
             if not more.any():
                 return k
             k = k + more
+
+
+def _libm(fn: Callable[[float], float], values: np.ndarray) -> np.ndarray:
+    return np.array([fn(v) for v in values.tolist()], dtype=np.float64)
+
+
+def _rare_normals(state: np.ndarray, layer: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """:func:`blurkit.ops._chain_cpu._normal_rare` for many elements at once: the same draws from
+    each element's stream, the same tests, libm's ``exp`` and ``log``."""
+    st, i, uu = state.copy(), layer.copy(), u.copy()
+    z = np.empty(st.shape)
+
+    def uniform(idx: np.ndarray) -> np.ndarray:
+        st[idx] += _GOLDEN
+        return (_mix64(st[idx]) >> np.uint64(11)).astype(np.int64).astype(np.float64) * _INV53
+
+    pending = np.arange(st.size)
+    while pending.size:
+        tail = pending[i[pending] == 0]
+        while tail.size:  # the base layer's tail: Marsaglia's exponential method
+            a, b = uniform(tail), uniform(tail)
+            x = -_libm(math.log, 1.0 - a) / _ZTAIL
+            ok = -2.0 * _libm(math.log, 1.0 - b) >= x * x
+            z[tail[ok]] = np.where(uu[tail[ok]] > 0.0, _ZTAIL + x[ok], -(_ZTAIL + x[ok]))
+            tail = tail[~ok]
+        wedge = pending[i[pending] != 0]
+        x = uu[wedge] * _ZX[i[wedge]]
+        f0 = _libm(math.exp, -0.5 * (_ZX[i[wedge]] * _ZX[i[wedge]] - x * x))
+        f1 = _libm(math.exp, -0.5 * (_ZX[i[wedge] + 1] * _ZX[i[wedge] + 1] - x * x))
+        take = f1 + uniform(wedge) * (f0 - f1) < 1.0
+        z[wedge[take]] = x[take]
+        rest = wedge[~take]
+        st[rest] += _GOLDEN
+        bits = _mix64(st[rest])
+        i[rest] = (bits & np.uint64(127)).astype(np.int64)
+        uu[rest] = 2.0 * ((bits >> np.uint64(11)).astype(np.int64).astype(np.float64) * _INV53) - 1.0
+        fast = np.abs(uu[rest]) < _ZR[i[rest]]
+        z[rest[fast]] = uu[rest[fast]] * _ZX[i[rest[fast]]]
+        pending = rest[~fast]
+    return z
 
 
 def _poisson(y: np.ndarray, shot: float, streams: _Streams, exact: np.ndarray, cdf, guide) -> np.ndarray:  # type: ignore[no-untyped-def]
