@@ -141,12 +141,16 @@ def _deepinv_candidate(img: np.ndarray, k: int, device: str) -> Candidate:
     return (name, "own kernel, sampling included", blur)
 
 
-def _time_interleaved(cands: list[Candidate], repeats: int, device: str, slow_s: float = 0.3) -> list[float]:
+def _time_interleaved(
+    cands: list[Candidate], repeats: int, device: str, slow_s: float = 0.3, settle_s: float = 0.05
+) -> list[float]:
     """Median seconds of each candidate, timed round-robin (one call each per round) after a warm-up.
 
     Interleaving puts every implementation under the same background load, which drifts a lot on a
-    shared machine; timing each in its own block would not. A candidate whose warm-up call took more
-    than ``slow_s`` is timed in 2 rounds only, to keep the run short.
+    shared machine; timing each in its own block would not. Each call starts ``settle_s`` after the
+    previous one: OpenMP worker threads (torch's, kornia's) keep spinning for a while after their
+    work and would otherwise slow down whatever is timed next. A candidate whose warm-up call took
+    more than ``slow_s`` is timed in 2 rounds only, to keep the run short.
     """
     fns = [fn for _, _, fn in cands]
     rounds = [0] * len(cands)
@@ -160,6 +164,7 @@ def _time_interleaved(cands: list[Candidate], repeats: int, device: str, slow_s:
     for r in range(repeats):
         for i, fn in enumerate(fns):
             if fn is not None and r < rounds[i]:
+                time.sleep(settle_s)  # let the previous call's worker threads stop spinning
                 times[i].append(time_it(fn, repeats=1, warmup=0, device=device))
     return [statistics.median(t) if t else math.nan for t in times]
 

@@ -7,6 +7,8 @@ parallel Numba code, hence this generator; it is only used inside blurkit's comp
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -86,8 +88,8 @@ _ZTAIL = 3.442619855899
 def _normal_tail(s: np.ndarray, u: float) -> float:
     """A normal beyond the ziggurat's base R, with the sign of ``u`` (Marsaglia's exponential method)."""
     while True:
-        x = -np.log(1.0 - uniform(s)) / _ZTAIL
-        y = -np.log(1.0 - uniform(s))
+        x = -math.log(1.0 - uniform(s)) / _ZTAIL
+        y = -math.log(1.0 - uniform(s))
         if 2.0 * y >= x * x:
             return _ZTAIL + x if u > 0.0 else -(_ZTAIL + x)
 
@@ -106,8 +108,8 @@ def _normal_slow(s: np.ndarray, i: np.uint64, u: float) -> float:
         if i == 0:
             return _normal_tail(s, u)
         x = u * _ZX[i]
-        f0 = np.exp(-0.5 * (_ZX[i] * _ZX[i] - x * x))
-        f1 = np.exp(-0.5 * (_ZX[i + np.uint64(1)] * _ZX[i + np.uint64(1)] - x * x))
+        f0 = math.exp(-0.5 * (_ZX[i] * _ZX[i] - x * x))
+        f1 = math.exp(-0.5 * (_ZX[i + np.uint64(1)] * _ZX[i + np.uint64(1)] - x * x))
         if f1 + uniform(s) * (f0 - f1) < 1.0:
             return x
         i, u = _layer_draw(s)

@@ -14,312 +14,19 @@ order. ``sample_kernels`` and ``sample_trajectories`` with the same seed describ
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
 from blurkit._rng import SeedLike, as_generator
-from blurkit.kernels import _prng
-from blurkit.kernels.psf import (
-    check_size,
-    exposure_samples,
-    fit_half,
-    fit_scale,
-    size_for_radius,
-    splat_centred,
-)
-
-Range = tuple[float, float]
+from blurkit.kernels import _shake
+from blurkit.kernels.params import TrajectoryParams
+from blurkit.kernels.psf import check_size, fit_scale
 
 #: Order of the per-trajectory drawn values in ``drawn`` arrays and records.
 DRAWN_FIELDS = ("length", "anxiety", "centripetal", "big_shake", "gaussian_shake", "angle", "exposure")
-
-
-def _as_range(name: str, value: float | Sequence[float], lo: float, hi: float) -> Range:
-    if isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
-        pair = (float(value), float(value))
-    else:
-        try:
-            a, b = value  # type: ignore[misc]
-            pair = (float(a), float(b))
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: expected a number or a (low, high) pair, got {value!r}") from None
-    if not (math.isfinite(pair[0]) and math.isfinite(pair[1])):
-        raise ValueError(f"{name}: must be finite, got {value!r}")
-    if pair[0] > pair[1]:
-        raise ValueError(f"{name}: low {pair[0]} is greater than high {pair[1]}")
-    if pair[0] < lo or pair[1] > hi:
-        raise ValueError(f"{name}: must lie in [{lo}, {hi}], got {value!r}")
-    return pair
-
-
-@dataclass(frozen=True)
-class TrajectoryParams:
-    """Parameters of the camera-shake model; each is a value or a ``(low, high)`` uniform range.
-
-    Attributes:
-        samples: number of positions T (DeblurGAN: 2000).
-        length: total path length in pixels (DeblurGAN: 60).
-        anxiety: ``expl``, the amount of shake (DeblurGAN draws it from 0.003..0.01); 0 gives a line.
-        centripetal: pull towards the start (DeblurGAN: 0.7·U).
-        big_shake: probability scale of impulsive shakes (DeblurGAN: 0.2·U).
-        gaussian_shake: strength of the Gaussian velocity noise (DeblurGAN: 10·U).
-        exposure: exposure fractions to choose from uniformly; the PSF integrates the first ``f·T``
-            samples (DeblurGAN computes 1/100, 1/10, 1/2 and 1).
-
-    >>> TrajectoryParams(length=(10, 40)).length
-    (10.0, 40.0)
-    """
-
-    samples: int = 2000
-    length: Range = (60.0, 60.0)
-    anxiety: Range = (0.003, 0.01)
-    centripetal: Range = (0.0, 0.7)
-    big_shake: Range = (0.0, 0.2)
-    gaussian_shake: Range = (0.0, 10.0)
-    exposure: tuple[float, ...] = (1.0,)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.samples, bool) or int(self.samples) != self.samples or not 2 <= self.samples <= 10**6:
-            raise ValueError(f"samples: must be an integer in [2, 1000000], got {self.samples!r}")
-        object.__setattr__(self, "samples", int(self.samples))
-        object.__setattr__(self, "length", _as_range("length", self.length, 0.0, 10_000.0))
-        object.__setattr__(self, "anxiety", _as_range("anxiety", self.anxiety, 0.0, 1.0))
-        object.__setattr__(self, "centripetal", _as_range("centripetal", self.centripetal, 0.0, 100.0))
-        object.__setattr__(self, "big_shake", _as_range("big_shake", self.big_shake, 0.0, 1.0))
-        object.__setattr__(self, "gaussian_shake", _as_range("gaussian_shake", self.gaussian_shake, 0.0, 1e4))
-        exp = self.exposure
-        fractions = (float(exp),) if np.isscalar(exp) else tuple(float(f) for f in exp)  # type: ignore[arg-type]
-        if not fractions:
-            raise ValueError("exposure: at least one fraction is required")
-        for f in fractions:
-            exposure_samples(self.samples, f)  # validates (0, 1]
-        object.__setattr__(self, "exposure", fractions)
-
-    def replace(self, **changes: object) -> TrajectoryParams:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
-    def _packed(self) -> np.ndarray:
-        return np.array(
-            [*self.length, *self.anxiety, *self.centripetal, *self.big_shake, *self.gaussian_shake],
-            dtype=np.float64,
-        )
-
-
-@njit(cache=True)
-def _draw(s: np.ndarray, prm: np.ndarray, exposures: np.ndarray, drawn: np.ndarray) -> None:
-    for j in range(5):
-        lo = prm[2 * j]
-        hi = prm[2 * j + 1]
-        drawn[j] = lo + (hi - lo) * _prng.uniform(s)
-    drawn[5] = 360.0 * _prng.uniform(s)
-    idx = int(_prng.uniform(s) * exposures.shape[0])
-    drawn[6] = exposures[min(idx, exposures.shape[0] - 1)]
-
-
-@njit(cache=True, inline="always")
-def _start(drawn: np.ndarray, n: int):  # type: ignore[no-untyped-def]
-    """Initial velocity and per-step constants of a trajectory from its drawn parameters."""
-    expl = drawn[1]
-    step = drawn[0] / (n - 1)
-    angle = math.radians(drawn[5])
-    vx = math.cos(angle)
-    vy = math.sin(angle)
-    if expl > 0.0:
-        vx *= expl
-        vy *= expl
-    else:
-        vx *= step
-        vy *= step
-    # (vx, vy, step, anxiety, centripetal, big-shake threshold, Gaussian shake)
-    return vx, vy, step, expl, drawn[2], drawn[3] * expl, drawn[4]
-
-
-@njit(cache=True, inline="always")
-def _step(  # type: ignore[no-untyped-def]
-    vx: float, vy: float, x: float, y: float,
-    s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64,
-    step: float, expl: float, centripetal: float, threshold: float, gauss: float,
-):
-    """One step of the Markov process; returns the new velocity, position, stream state and 1 for a
-    big shake. The stream state travels as four scalars so that it stays in registers."""
-    u, s0, s1, s2, s3 = _prng.uniform_v(s0, s1, s2, s3)
-    nx = 0.0
-    ny = 0.0
-    big = 0
-    if u < threshold:
-        # impulsive shake: a near reversal, 2v rotated by pi + U - 1/2
-        w, s0, s1, s2, s3 = _prng.uniform_v(s0, s1, s2, s3)
-        phi = math.pi + (w - 0.5)
-        c = math.cos(phi)
-        sn = math.sin(phi)
-        nx = 2.0 * (vx * c - vy * sn)
-        ny = 2.0 * (vx * sn + vy * c)
-        big = 1
-    g1, s0, s1, s2, s3 = _prng.normal_v(s0, s1, s2, s3)
-    g2, s0, s1, s2, s3 = _prng.normal_v(s0, s1, s2, s3)
-    vx += nx + expl * (gauss * g1 - centripetal * x) * step
-    vy += ny + expl * (gauss * g2 - centripetal * y) * step
-    norm = math.sqrt(vx * vx + vy * vy)
-    if norm > 0.0:
-        vx = vx / norm * step
-        vy = vy / norm * step
-    return vx, vy, x + vx, y + vy, s0, s1, s2, s3, big
-
-
-@njit(cache=True)
-def _walk(s: np.ndarray, drawn: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> int:
-    """Fill xs, ys with one trajectory; return the number of big shakes (``s`` is advanced)."""
-    n = xs.shape[0]
-    vx, vy, step, expl, cen, thr, gauss = _start(drawn, n)
-    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
-    x = 0.0
-    y = 0.0
-    xs[0] = 0.0
-    ys[0] = 0.0
-    big = 0
-    for t in range(n - 1):
-        vx, vy, x, y, s0, s1, s2, s3, b = _step(vx, vy, x, y, s0, s1, s2, s3, step, expl, cen, thr, gauss)
-        big += b
-        xs[t + 1] = x
-        ys[t + 1] = y
-    s[0] = s0
-    s[1] = s1
-    s[2] = s2
-    s[3] = s3
-    return big
-
-
-@njit(cache=True)
-def _walk2(
-    sa: np.ndarray, da: np.ndarray, xa: np.ndarray, ya: np.ndarray,
-    sb: np.ndarray, db: np.ndarray, xb: np.ndarray, yb: np.ndarray,
-) -> tuple[int, int]:
-    """Two independent trajectories walked in lockstep. Each step's velocity update is a chain of
-    dependent sqrt/div operations; interleaving two chains lets the CPU overlap them. Each lane does
-    exactly what ``_walk`` does, so the results are bit-identical to two separate walks."""
-    n = xa.shape[0]
-    avx, avy, ast, aex, acp, ath, ags = _start(da, n)
-    bvx, bvy, bst, bex, bcp, bth, bgs = _start(db, n)
-    a0, a1, a2, a3 = sa[0], sa[1], sa[2], sa[3]
-    b0, b1, b2, b3 = sb[0], sb[1], sb[2], sb[3]
-    ax = 0.0
-    ay = 0.0
-    bx = 0.0
-    by = 0.0
-    abig = 0
-    bbig = 0
-    xa[0] = 0.0
-    ya[0] = 0.0
-    xb[0] = 0.0
-    yb[0] = 0.0
-    for t in range(n - 1):
-        avx, avy, ax, ay, a0, a1, a2, a3, ia = _step(avx, avy, ax, ay, a0, a1, a2, a3, ast, aex, acp, ath, ags)
-        bvx, bvy, bx, by, b0, b1, b2, b3, ib = _step(bvx, bvy, bx, by, b0, b1, b2, b3, bst, bex, bcp, bth, bgs)
-        abig += ia
-        bbig += ib
-        xa[t + 1] = ax
-        ya[t + 1] = ay
-        xb[t + 1] = bx
-        yb[t + 1] = by
-    return abig, bbig
-
-
-@njit(cache=True)
-def _pair(
-    seeds: np.ndarray, g: int, samples: int, prm: np.ndarray, exposures: np.ndarray,
-    xs: np.ndarray, ys: np.ndarray, drawn: np.ndarray, bigs: np.ndarray,
-) -> int:
-    """Walk trajectories ``2g`` and ``2g + 1`` (the second if it exists) into rows 0 and 1 of
-    xs/ys/drawn/bigs; return how many were walked."""
-    i = 2 * g
-    sa = _prng.new_state(seeds[i])
-    _draw(sa, prm, exposures, drawn[0])
-    if i + 1 < seeds.shape[0]:
-        sb = _prng.new_state(seeds[i + 1])
-        _draw(sb, prm, exposures, drawn[1])
-        bigs[0], bigs[1] = _walk2(sa, drawn[0], xs[0], ys[0], sb, drawn[1], xs[1], ys[1])
-        return 2
-    bigs[0] = _walk(sa, drawn[0], xs[0], ys[0])
-    return 1
-
-
-@njit(cache=True)
-def _seeds(root: np.uint64, start: int, n: int) -> np.ndarray:
-    out = np.empty(n, dtype=np.uint64)
-    for i in range(n):
-        out[i] = _prng.stream_seed(root, np.uint64(start + i))
-    return out
-
-
-@njit(parallel=True, cache=True)
-def _positions(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.ndarray):  # type: ignore[no-untyped-def]
-    n = seeds.shape[0]
-    pos = np.empty((n, samples, 2), dtype=np.float64)
-    drawn = np.empty((n, 7), dtype=np.float64)
-    bigs = np.empty(n, dtype=np.int64)
-    for g in prange((n + 1) // 2):
-        xs = np.empty((2, samples))
-        ys = np.empty((2, samples))
-        d = np.empty((2, 7))
-        b = np.empty(2, dtype=np.int64)
-        for lane in range(_pair(seeds, g, samples, prm, exposures, xs, ys, d, b)):
-            i = 2 * g + lane
-            pos[i, :, 0] = xs[lane]
-            pos[i, :, 1] = ys[lane]
-            drawn[i] = d[lane]
-            bigs[i] = b[lane]
-    return pos, drawn, bigs
-
-
-@njit(parallel=True, cache=True)
-def _fit_sizes(seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.ndarray) -> np.ndarray:
-    n = seeds.shape[0]
-    sizes = np.empty(n, dtype=np.int64)
-    for g in prange((n + 1) // 2):
-        xs = np.empty((2, samples))
-        ys = np.empty((2, samples))
-        d = np.empty((2, 7))
-        b = np.empty(2, dtype=np.int64)
-        for lane in range(_pair(seeds, g, samples, prm, exposures, xs, ys, d, b)):
-            m = max(2, min(samples, int(round(d[lane, 6] * samples))))
-            _, _, r = fit_half(xs[lane], ys[lane], m)
-            sizes[2 * g + lane] = size_for_radius(r)
-    return sizes
-
-
-@njit(parallel=True, cache=True)
-def _raster(
-    seeds: np.ndarray, samples: int, prm: np.ndarray, exposures: np.ndarray, k: int, out: np.ndarray,
-    drawn: np.ndarray, bigs: np.ndarray, scales: np.ndarray,
-) -> None:
-    n = seeds.shape[0]
-    room = (k - 1) / 2.0 - 1.0
-    for g in prange((n + 1) // 2):
-        xs = np.empty((2, samples))
-        ys = np.empty((2, samples))
-        d = np.empty((2, 7))
-        b = np.empty(2, dtype=np.int64)
-        buf = np.empty((k, k))
-        for lane in range(_pair(seeds, g, samples, prm, exposures, xs, ys, d, b)):
-            i = 2 * g + lane
-            m = max(2, min(samples, int(round(d[lane, 6] * samples))))
-            cx, cy, r = fit_half(xs[lane], ys[lane], m)
-            scale = 1.0 if (r <= room or r == 0.0) else room / r
-            buf[:] = 0.0
-            splat_centred(xs[lane], ys[lane], m, cx, cy, scale, buf)
-            total = buf.sum()
-            for a in range(k):
-                for c in range(k):
-                    out[i, a, c] = buf[a, c] / total
-            drawn[i] = d[lane]
-            bigs[i] = b[lane]
-            scales[i] = scale
 
 
 def _root(seed: SeedLike) -> np.uint64:
@@ -328,8 +35,11 @@ def _root(seed: SeedLike) -> np.uint64:
 
 def stream_seeds(seed: SeedLike, n: int, start: int = 0) -> np.ndarray:
     """The per-trajectory 64-bit seeds that ``sample_kernels(n, seed)`` uses (uint64, shape (n,))."""
+    from blurkit import _jit
+
     _check_n(n)
-    return _seeds(_root(seed), int(start), int(n))
+    args = (_root(seed), int(start), int(n))
+    return _shake._seeds(*args) if _jit.use_compiled(_shake._seeds) else _jit.call_pure(_shake._seeds, *args)
 
 
 def _check_n(n: int) -> None:
@@ -389,8 +99,45 @@ def trajectories_from_seeds(
     """Trajectories for explicit per-trajectory 64-bit seeds (one trajectory per seed)."""
     p = params or TrajectoryParams()
     s = _check_seeds(seeds)
-    pos, drawn, bigs = _positions(s, p.samples, p._packed(), np.asarray(p.exposure, dtype=np.float64))
+    prm, exposures, n = p._packed(), np.asarray(p.exposure, dtype=np.float64), s.shape[0]
+    pos = np.empty((n, p.samples, 2))
+    drawn = np.empty((n, 7))
+    bigs = np.empty(n, dtype=np.int64)
+    _in_blocks(_shake.positions_block, n, lambda lo, hi: (s, lo, hi, p.samples, prm, exposures, pos, drawn, bigs))
     return Trajectories(pos, drawn, bigs)
+
+
+#: Trajectories per block of compiled work (even: trajectories are walked two at a time).
+BLOCK = 64
+
+
+def _one(
+    seed: np.uint64, samples: int, prm: np.ndarray, exposures: np.ndarray, size: int, drawn: np.ndarray,
+    bigs: np.ndarray, scales: np.ndarray,
+) -> np.ndarray:
+    """One kernel (1, k, k) through :func:`blurkit.kernels._shake.one_kernel`, compiled or plain."""
+    from blurkit import _jit
+
+    args = (seed, samples, prm, exposures, size, drawn)
+    fn = _shake.one_kernel
+    kernel, bigs[0], scales[0] = fn(*args) if _jit.use_compiled(fn) else _jit.call_pure(fn, *args)
+    return kernel[None]
+
+
+def _in_blocks(kernel: Any, n: int, args: Callable[[int, int], tuple[Any, ...]]) -> None:
+    """Call the compiled ``kernel(*args(lo, hi))`` over blocks of ``range(n)`` on up to
+    ``numba.get_num_threads()`` threads, or its plain-Python twin while compiling is not worth it
+    yet (:mod:`blurkit._jit`). Every trajectory comes from its own seed: the cut, the thread count
+    and the tier change nothing."""
+    import numba
+
+    from blurkit import _jit
+    from blurkit._threads import run_blocks
+
+    if _jit.use_compiled(kernel):
+        run_blocks(lambda lo, hi: kernel(*args(lo, hi)), n, BLOCK, numba.get_num_threads())
+    else:
+        run_blocks(lambda lo, hi: _jit.call_pure(kernel, *args(lo, hi)), n, BLOCK, 1)
 
 
 @dataclass(frozen=True)
@@ -441,18 +188,28 @@ def kernels_from_seeds(
     prm = p._packed()
     exposures = np.asarray(p.exposure, dtype=np.float64)
     n = s.shape[0]
-    if size is None:
-        sizes = _fit_sizes(s, p.samples, prm, exposures) if n else np.zeros(0, dtype=np.int64)
-        k = int(sizes.max()) if n else 3
-    else:
-        k = check_size(size)
-        sizes = np.full(n, k, dtype=np.int64)
-    out = np.empty((n, k, k), dtype=np.float32)
     drawn = np.empty((n, 7))
     bigs = np.empty(n, dtype=np.int64)
     scales = np.empty(n)
-    if n:
-        _raster(s, p.samples, prm, exposures, k, out, drawn, bigs, scales)
+    sizes = np.zeros(n, dtype=np.int64)
+    if n == 1:  # one walk: fit and raster together
+        out = _one(s[0], p.samples, prm, exposures, 0 if size is None else check_size(size), drawn[0], bigs, scales)
+        sizes[0] = out.shape[-1]
+        return KernelBatch(out, sizes, s, [_record(drawn[0], int(bigs[0]), float(scales[0]))])
+
+    def run(k: int, out: np.ndarray) -> None:
+        _in_blocks(_shake.kernels_block, n, lambda lo, hi: (
+            s, lo, hi, p.samples, prm, exposures, k, out, drawn, bigs, scales, sizes
+        ))
+
+    if size is None:
+        run(0, np.empty((1, 1, 1), dtype=np.float32))  # fitted sizes first: the batch shares the largest
+        k = int(sizes.max()) if n else 3
+    else:
+        k = check_size(size)
+        sizes[:] = k
+    out = np.empty((n, k, k), dtype=np.float32)
+    run(k, out)
     records = [_record(drawn[i], int(bigs[i]), float(scales[i])) for i in range(n)]
     return KernelBatch(out, sizes, s, records)
 

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import scipy.fft
 
-from blurkit.metrics._threads import pool, usable_cpus
+from blurkit._threads import pool, usable_cpus
 
 LUMA_R, LUMA_G, LUMA_B = 0.299, 0.587, 0.114
 

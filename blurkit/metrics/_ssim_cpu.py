@@ -12,8 +12,8 @@ import cv2
 import numba
 import numpy as np
 
-from blurkit.metrics._threads import pool as _pool
-from blurkit.metrics._threads import usable_cpus
+from blurkit._threads import pool as _pool
+from blurkit._threads import usable_cpus
 
 PEAK = 255.0
 C1 = (0.01 * PEAK) ** 2
@@ -74,18 +74,33 @@ def _map_sum(f0, f1, f2, f3, mix):  # type: ignore[no-untyped-def]
     return rows.sum()
 
 
-@numba.njit(nogil=True, cache=True)
-def _map_sum_per_channel(f0, f1, f2, f3):  # type: ignore[no-untyped-def]
-    """Σ of the SSIM map over pixels and channels (float64), each channel on its own."""
-    h, w, c = f0.shape
-    rows = np.zeros(h)
-    for i in range(h):
+@numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def _map_sum_flat(f0, f1, f2, f3, q0, q1):  # type: ignore[no-untyped-def]
+    """Σ of the SSIM map (float64) over rows of (rows, W·C) planes, elements ``q0..q1`` of each row,
+    each channel on its own (a vectorised sum: the order of the additions is the compiler's)."""
+    total = 0.0
+    for i in range(f0.shape[0]):
         acc = 0.0
-        for j in range(w):
-            for k in range(c):
-                acc += _ssim_term(np.float64(f0[i, j, k]), np.float64(f1[i, j, k]), f2[i, j, k], f3[i, j, k])
-        rows[i] = acc
-    return rows.sum()
+        for q in range(q0, q1):
+            acc += _ssim_term(np.float64(f0[i, q]), np.float64(f1[i, q]), np.float64(f2[i, q]), np.float64(f3[i, q]))
+        total += acc
+    return total
+
+
+@numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+def squared_error_sum_u8(x, y):  # type: ignore[no-untyped-def]
+    """Σ (x − y)² per item of (N, ...) uint8 batches, exactly (integer sums, any order gives the same)."""
+    n = x.shape[0]
+    xf = x.reshape(n, -1)
+    yf = y.reshape(n, -1)
+    out = np.zeros(n)
+    for b in range(n):
+        acc = 0
+        for i in range(xf.shape[1]):
+            d = np.int64(xf[b, i]) - np.int64(yf[b, i])
+            acc += d * d
+        out[b] = float(acc)
+    return out
 
 
 @numba.njit(nogil=True, cache=True)
@@ -140,17 +155,19 @@ def ssim_mean_hwc(
     per_channel = bool(np.array_equal(mix, np.eye(c)))
     mix64 = np.ascontiguousarray(mix, dtype=np.float64)
     lo, hi = (0, h) if replicate else (r, h - r)
-    cols = slice(None) if replicate else slice(r, w - r)
-    n_blocks = max(1, min(hi - lo, 2 * (usable_cpus())))
+    cols = slice(0, w) if replicate else slice(r, w - r)
+    n_blocks = max(1, min(hi - lo, 4 * usable_cpus()))  # blocks small enough to stay in the caches
     bounds = np.linspace(lo, hi, n_blocks + 1).round().astype(int)
 
     def block(o0: int, o1: int) -> float:
         i0, i1 = max(0, o0 - r), min(h, o1 + r)
         planes = [np.empty((i1 - i0, w, c), dtype=dtype) for _ in range(4)]
         _sum_diff_products(x[i0:i1], y[i0:i1], *planes)
-        f = [_filter(p, taps, replicate)[o0 - i0 : o1 - i0, cols] for p in planes]
+        full = [_filter(p, taps, replicate)[o0 - i0 : o1 - i0] for p in planes]
         if per_channel:
-            return float(_map_sum_per_channel(f[0], f[1], f[2], f[3]))
+            flat = [f.reshape(o1 - o0, w * c) for f in full]
+            return float(_map_sum_flat(flat[0], flat[1], flat[2], flat[3], cols.start * c, cols.stop * c))
+        f = [p[:, cols.start : cols.stop] for p in full]
         return float(_map_sum(f[0], f[1], f[2], f[3], mix64))
 
     total = sum(_pool().map(block, bounds[:-1].tolist(), bounds[1:].tolist()))

@@ -129,8 +129,8 @@ def _psnr_of_sse(sse: float, n_pixels: int) -> float:
 def _score_cpu(
     z: np.ndarray, frames: Any, idx: list[int], chunk: int
 ) -> tuple[list[float], list[float], list[list[int]]]:
+    from blurkit._threads import pool
     from blurkit.metrics._kohler_cpu import frame_stats, registration_peaks, shifted_luma_sse
-    from blurkit.metrics._threads import pool
 
     h, w = z.shape[:2]
     zd = np.ascontiguousarray(z, dtype=np.float64)

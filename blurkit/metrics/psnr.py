@@ -77,10 +77,10 @@ def psnr(pred: Any, target: Any, variant: str = "rgb", quantize: bool = True) ->
         raise ValueError(f"variant: unknown PSNR variant {variant!r} (use one of {', '.join(PSNR_VARIANTS)})")
     fast = uint8_numpy_pair(pred, target)
     if fast is not None and variant == "rgb":
-        from blurkit.metrics._ssim_cpu import squared_error_sum
+        from blurkit.metrics._ssim_cpu import squared_error_sum_u8
 
         xa, ya = np.ascontiguousarray(fast[0]), np.ascontiguousarray(fast[1])
-        p = mse_to_psnr(torch.from_numpy(squared_error_sum(xa, ya) / xa[0].size)).numpy()
+        p = mse_to_psnr(torch.from_numpy(squared_error_sum_u8(xa, ya) / xa[0].size)).numpy()
         return float(p[0]) if fast[2] else p
     batch = prepare(pred, target, quantize=quantize)
     if variant != "rgb" and batch.x.shape[1] != 3:

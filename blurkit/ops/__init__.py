@@ -1,6 +1,7 @@
 """Image operations: batched convolution and the degradation chain (colour, noise, compression)."""
 
-from blurkit.ops.convolve import convolve
+from typing import Any
+
 from blurkit.ops.degrade import (
     PRESETS,
     DegradeConfig,
@@ -9,6 +10,15 @@ from blurkit.ops.degrade import (
     resolve_config,
     sample_degradation,
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "convolve":  # torch, imported when asked for: the CPU chain runs without it
+        from blurkit.ops.convolve import convolve
+
+        return convolve
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PRESETS",

@@ -22,6 +22,8 @@ Steps, in order (each optional except the blur):
 Sampling is separated from applying: :func:`sample_degradation` turns ``(seed, config)`` into a plain
 dict (every drawn value, the kernel's 64-bit seed, the noise seed); :func:`apply_degradation` applies
 recorded dicts to a batch. The same seed and config give the same bytes on the same kind of device.
+How each step is computed is fixed by the record's chain version (:mod:`blurkit.ops.chain`): records
+and configs saved by older versions keep regenerating their bytes.
 """
 
 from __future__ import annotations
@@ -31,61 +33,49 @@ import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from blurkit.kernels.bank import load_kernel_bank
 from blurkit.kernels.line import line_kernel
+from blurkit.kernels.params import Range, ShakeFields, as_range
 from blurkit.kernels.psf import check_size, normalize_kernel, stack_kernels
 from blurkit.kernels.trajectory import TrajectoryParams, kernels_from_seeds
-from blurkit.ops.color import from_linear, luminance, parse_response, to_linear
-from blurkit.ops.convolve import convolve
-from blurkit.ops.noise import poisson_gaussian
+from blurkit.ops.borders import BORDERS
+from blurkit.ops.color import parse_response
 
-Range = tuple[float, float]
+if TYPE_CHECKING:
+    import torch
+
 KERNEL_SOURCES = ("trajectory", "line", "bank")
 HIGHLIGHT_MODELS = ("clipped", "ramp")
-BORDERS = ("reflect", "replicate", "zero", "circular")
-
-
-def _range(name: str, value: Any, lo: float = 0.0, hi: float = math.inf) -> Range:
-    try:
-        a, b = (value, value) if np.isscalar(value) else value
-        pair = (float(a), float(b))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number or a (low, high) pair, got {value!r}") from None
-    if not all(math.isfinite(v) for v in pair) or pair[0] > pair[1] or pair[0] < lo or pair[1] > hi:
-        raise ValueError(f"{name}: expected low <= high within [{lo}, {hi}], got {value!r}")
-    return pair
+#: Chain versions this blurkit applies (:mod:`blurkit.ops.chain`); new records get :data:`CHAIN_VERSION`.
+CHAINS = (1, 2)
+CHAIN_VERSION = 2
 
 
 @dataclass(frozen=True)
-class DegradeConfig:
+class DegradeConfig(ShakeFields):
     """Every knob of the chain. Ranges are ``(low, high)``; a single number fixes the value.
 
     Kernel: ``kernel`` picks the source. ``trajectory`` uses the camera-shake fields (``samples``,
     ``length``, ``anxiety``, ``centripetal``, ``big_shake``, ``gaussian_shake``, ``exposure``; see
-    :class:`blurkit.kernels.TrajectoryParams`); ``line`` uses ``length`` and ``angle``; ``bank`` draws
-    uniformly from the kernels of the file ``bank``. ``kernel_size`` imposes an odd size (``None``
-    fits each kernel).
+    :class:`blurkit.kernels.params.ShakeFields`); ``line`` uses ``length`` and ``angle``; ``bank``
+    draws uniformly from the kernels of the file ``bank``. ``kernel_size`` imposes an odd size
+    (``None`` fits each kernel).
 
     Noise levels ``shot`` and ``read`` are drawn log-uniformly when both ends are positive.
 
     Highlights: ``highlight`` (``clipped`` or ``ramp``) and ``highlight_threshold`` choose which
     pixels ``boost`` raises (module docstring). ``local`` is the probability that a sample's blur
     covers only a random region (:func:`local_mask`); the rest of the image stays sharp.
+
+    ``chain`` is the version of the chain's arithmetic (:mod:`blurkit.ops.chain`); configs saved
+    without it are chain 1.
     """
 
     kernel: str = "trajectory"
-    samples: int = 2000
-    length: Range = (60.0, 60.0)
-    anxiety: Range = (0.003, 0.01)
-    centripetal: Range = (0.0, 0.7)
-    big_shake: Range = (0.0, 0.2)
-    gaussian_shake: Range = (0.0, 10.0)
-    exposure: tuple[float, ...] = (1.0,)
     angle: Range = (0.0, 180.0)
     bank: str | None = None
     kernel_size: int | None = None
@@ -98,6 +88,7 @@ class DegradeConfig:
     jpeg_quality: tuple[int, int] | None = None
     border: str = "reflect"
     local: float = 0.0
+    chain: int = CHAIN_VERSION
 
     def __post_init__(self) -> None:
         if self.kernel not in KERNEL_SOURCES:
@@ -115,29 +106,22 @@ class DegradeConfig:
             raise ValueError(f"highlight_threshold: must be in [0, 1), got {self.highlight_threshold}")
         if not 0.0 <= float(self.local) <= 1.0:
             raise ValueError(f"local: a probability in [0, 1], got {self.local}")
-        object.__setattr__(self, "angle", _range("angle", self.angle, -360.0, 360.0))
-        object.__setattr__(self, "boost", _range("boost", self.boost, 1.0, 1000.0))
-        object.__setattr__(self, "shot", _range("shot", self.shot, 0.0, 1.0))
-        object.__setattr__(self, "read", _range("read", self.read, 0.0, 1.0))
+        if isinstance(self.chain, bool) or self.chain not in CHAINS:
+            raise ValueError(f"chain: expected one of {CHAINS}, got {self.chain!r}")
+        object.__setattr__(self, "chain", int(self.chain))
+        object.__setattr__(self, "angle", as_range("angle", self.angle, -360.0, 360.0))
+        object.__setattr__(self, "boost", as_range("boost", self.boost, 1.0, 1000.0))
+        object.__setattr__(self, "shot", as_range("shot", self.shot, 0.0, 1.0))
+        object.__setattr__(self, "read", as_range("read", self.read, 0.0, 1.0))
         if self.jpeg_quality is not None:
-            q = _range("jpeg_quality", self.jpeg_quality, 1, 100)
+            q = as_range("jpeg_quality", self.jpeg_quality, 1, 100)
             if q[0] != int(q[0]) or q[1] != int(q[1]):
                 raise ValueError(f"jpeg_quality: expected integers in [1, 100], got {self.jpeg_quality!r}")
             object.__setattr__(self, "jpeg_quality", (int(q[0]), int(q[1])))
-        traj = self.trajectory_params()  # validates the trajectory fields (and normalises them)
-        for name in ("samples", "length", "anxiety", "centripetal", "big_shake", "gaussian_shake", "exposure"):
-            object.__setattr__(self, name, getattr(traj, name))
+        self._check_shake()
 
     def trajectory_params(self) -> TrajectoryParams:
-        return TrajectoryParams(
-            samples=self.samples,
-            length=self.length,
-            anxiety=self.anxiety,
-            centripetal=self.centripetal,
-            big_shake=self.big_shake,
-            gaussian_shake=self.gaussian_shake,
-            exposure=self.exposure,
-        )
+        return TrajectoryParams(**self.shake_dict())
 
     def replace(self, overrides: Mapping[str, Any] | None = None) -> DegradeConfig:
         """A copy with fields overridden; unknown field names raise ``ValueError`` (no silent typos)."""
@@ -150,8 +134,12 @@ class DegradeConfig:
         return dataclasses.replace(self, **dict(overrides))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (tuples as lists)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+        """Plain JSON-ready dict (tuples as lists). ``chain`` is left out for chain 1, so a chain-1
+        config reads exactly as older versions saved it."""
+        d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+        if d["chain"] == 1:
+            del d["chain"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DegradeConfig:
@@ -160,8 +148,10 @@ class DegradeConfig:
         if unknown:
             raise ValueError(f"config: unknown field(s) {', '.join(unknown)}")
         conv = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
-        # Configurations written before the highlight model was a field used the luminance ramp.
+        # Configurations written before the highlight model (or the chain version) was a field used
+        # the luminance ramp (and chain 1).
         conv.setdefault("highlight", "ramp")
+        conv.setdefault("chain", 1)
         return cls(**conv)  # type: ignore[arg-type]
 
 
@@ -274,6 +264,8 @@ def sample_degradation(seed: int, config: DegradeConfig) -> Degradation:
     record["highlight"] = config.highlight
     record["highlight_threshold"] = float(config.highlight_threshold)
     record["border"] = config.border
+    if config.chain != 1:  # records of chain 1 read as older versions wrote them
+        record["chain"] = config.chain
     if config.local > 0:  # drawn last, so the other draws are those of a config without it
         record["local"] = bool(rng.random() < config.local)
         record["local_seed"] = int(rng.integers(0, 2**62))
@@ -289,7 +281,8 @@ def apply_degradation(
         sharp: (B, 3, H, W) float tensor in [0, 1] (display values), any device.
         kernels: (B, k, k) kernels (zero-padded to a common size), matching ``records``.
         records: one dict per sample from :func:`sample_degradation` (``response``, ``boost``,
-            ``highlight_threshold``, ``border``, ``shot``, ``read``, ``noise_seed``, ``jpeg_quality``).
+            ``highlight_threshold``, ``border``, ``shot``, ``read``, ``noise_seed``, ``jpeg_quality``,
+            ``chain``); a batch shares one border, response and chain.
 
     Returns:
         (B, 3, H, W) blurred images in [0, 1], same device and dtype.
@@ -298,107 +291,19 @@ def apply_degradation(
         raise ValueError(f"sharp: expected shape (B, 3, H, W), got {tuple(sharp.shape)}")
     if len(records) != sharp.shape[0]:
         raise ValueError(f"records: got {len(records)} records for a batch of {sharp.shape[0]}")
-    borders = {r["border"] for r in records}
-    responses = {r["response"] for r in records}
-    if len(borders) != 1 or len(responses) != 1:
-        raise ValueError("records: a batch must share one border mode and one response curve")
-    border = borders.pop()
-    response = responses.pop()
-    dtype = sharp.dtype
-    x = to_linear(sharp.float(), response)
-    x = boost_highlights(x, records)
-    blurred = convolve(x, kernels, border=border)
-    assert isinstance(blurred, torch.Tensor)
-    if any(r.get("local") for r in records):
-        masks = torch.stack([
-            local_mask(int(r["local_seed"]), x.shape[-2], x.shape[-1], x.device) if r.get("local")
-            else torch.ones(x.shape[-2:], device=x.device)
-            for r in records
-        ])[:, None]
-        blurred = masks * blurred + (1.0 - masks) * x
-    y = blurred.clamp(0.0, 1.0)
-    noisy = []
-    for i, r in enumerate(records):
-        yi = y[i]
-        if r["shot"] > 0 or r["read"] > 0:
-            g = torch.Generator(device=y.device)
-            g.manual_seed(int(r["noise_seed"]))
-            yi = poisson_gaussian(yi, float(r["shot"]), float(r["read"]), g).clamp(0.0, 1.0)
-        noisy.append(yi)
-    out = from_linear(torch.stack(noisy), response)
-    if any(r.get("jpeg_quality") is not None for r in records):
-        out = _jpeg_round_trip(out, [r.get("jpeg_quality") for r in records])
-    return out.to(dtype)
+    shared = {}
+    for name, default in (("border", None), ("response", None), ("chain", 1)):
+        values = {r.get(name, default) for r in records}
+        if len(values) != 1:
+            raise ValueError(f"records: a batch must share one {name} (got {sorted(map(str, values))})")
+        shared[name] = values.pop()
+    if shared["chain"] not in CHAINS:
+        raise ValueError(f"records: unknown chain version {shared['chain']!r} (this blurkit applies {CHAINS})")
+    from blurkit.ops.chain import apply_chain1, apply_chain2
 
-
-def boost_highlights(x: torch.Tensor, records: Sequence[Mapping[str, Any]]) -> torch.Tensor:
-    """Step 2 of the chain on a linear (B, 3, H, W) batch: raise highlights by each record's ``boost``.
-
-    ``clipped`` records (the default) scale only channels at or above the threshold, so that
-    ``boost_highlights(x).clamp(0, 1)`` is ``x`` again up to ``1 - threshold``; ``ramp`` records (and
-    records written before the field existed) scale whole pixels by a luminance ramp.
-
-    >>> x = torch.tensor([0.5, 0.99, 1.0]).view(1, 3, 1, 1)
-    >>> boost_highlights(x, [{"boost": 4.0, "highlight": "clipped", "highlight_threshold": 0.995}]).flatten()
-    tensor([0.5000, 0.9900, 4.0000])
-    """
-    boosts = [float(r["boost"]) for r in records]
-    if all(b <= 1.0 for b in boosts):
-        return x
-    gain = torch.tensor(boosts, device=x.device, dtype=x.dtype).view(-1, 1, 1, 1) - 1.0
-    thr = torch.tensor([float(r["highlight_threshold"]) for r in records], device=x.device, dtype=x.dtype)
-    thr = thr.view(-1, 1, 1, 1)
-    clipped = torch.tensor(
-        [r.get("highlight", "ramp") == "clipped" for r in records], device=x.device
-    ).view(-1, 1, 1, 1)
-    ramp = ((luminance(x) - thr) / (1.0 - thr)).clamp(0.0, 1.0)
-    mask = torch.where(clipped, (x >= thr).to(x.dtype), ramp)
-    return x * (1.0 + gain * mask)
-
-
-def local_mask(seed: int, height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """The region a ``local`` blur covers: a soft-edged random ellipse, (H, W) in [0, 1].
-
-    Centre anywhere in the image, semi-axes 15–50 % of the image's sides, any orientation, an edge
-    that fades over about 4 % of the smaller side. A pure function of ``seed`` and the size.
-
-    >>> m = local_mask(3, 40, 60)
-    >>> m.shape, 0.0 <= float(m.min()) < float(m.max()) <= 1.0
-    (torch.Size([40, 60]), True)
-    """
-    rng = np.random.default_rng(int(seed))
-    cy, cx = rng.random() * height, rng.random() * width
-    ay, ax = (0.15 + 0.35 * rng.random()) * height, (0.15 + 0.35 * rng.random()) * width
-    theta = math.pi * rng.random()
-    soft = max(1.0, 0.04 * min(height, width))
-    yy = torch.arange(height, device=device, dtype=torch.float32).view(-1, 1) - cy
-    xx = torch.arange(width, device=device, dtype=torch.float32).view(1, -1) - cx
-    u = xx * math.cos(theta) + yy * math.sin(theta)
-    v = -xx * math.sin(theta) + yy * math.cos(theta)
-    r = torch.sqrt((u / ax) ** 2 + (v / ay) ** 2)  # 1 on the ellipse
-    return ((1.0 - r) * min(ax, ay) / soft + 0.5).clamp(0.0, 1.0)
-
-
-def _jpeg_round_trip(x: torch.Tensor, qualities: Sequence[int | None]) -> torch.Tensor:
-    import cv2
-
-    from blurkit.io import to_uint
-
-    outs = []
-    for img, q in zip(x, qualities, strict=True):
-        if q is None:
-            outs.append(img)
-            continue
-        arr = to_uint(img.permute(1, 2, 0).cpu().numpy())[:, :, ::-1]
-        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(arr), [cv2.IMWRITE_JPEG_QUALITY, int(q)])
-        if not ok:
-            raise ValueError(f"jpeg_quality: JPEG encoding failed at quality {q}")
-        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-        if decoded is None:
-            raise ValueError(f"jpeg_quality: JPEG decoding failed at quality {q}")
-        dec = decoded[:, :, ::-1].astype(np.float32) / 255.0
-        outs.append(torch.from_numpy(np.ascontiguousarray(dec)).permute(2, 0, 1).to(img.device))
-    return torch.stack(outs)
+    apply = apply_chain1 if shared["chain"] == 1 else apply_chain2
+    out = apply(sharp.float(), kernels, records, str(shared["border"]), str(shared["response"]))
+    return out.to(sharp.dtype)
 
 
 def degrade_batch(
@@ -419,6 +324,7 @@ def degrade_batch(
         ``(blurred, kernels, records)``: blurred (B, 3, H, W) in [0, 1] on the input's device,
         kernels (B, k, k) float32 (zero-padded to the batch's largest), and one record per image.
 
+    >>> import torch
     >>> x = torch.rand(2, 3, 32, 32)
     >>> b, k, r = degrade_batch(x, [1, 2], "deblurgan", {"length": 8})
     >>> b.shape, k.shape[0], r[0]["length"]
@@ -429,7 +335,32 @@ def degrade_batch(
         raise ValueError(f"sharp: expected shape (B, 3, H, W), got {tuple(sharp.shape)}")
     if len(seeds) != sharp.shape[0]:
         raise ValueError(f"seeds: got {len(seeds)} seeds for a batch of {sharp.shape[0]} images")
+    import torch
+
     samples = [sample_degradation(int(s), config) for s in seeds]
     kernels = torch.from_numpy(stack_kernels([d.kernel for d in samples])).to(sharp.device)
     records = [d.record for d in samples]
     return apply_degradation(sharp, kernels, records), kernels, records
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("boost_highlights", "local_mask"):  # torch functions, imported when asked for
+        from blurkit.ops import highlights
+
+        return getattr(highlights, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "CHAINS",
+    "CHAIN_VERSION",
+    "HIGHLIGHT_MODELS",
+    "KERNEL_SOURCES",
+    "PRESETS",
+    "Degradation",
+    "DegradeConfig",
+    "apply_degradation",
+    "degrade_batch",
+    "resolve_config",
+    "sample_degradation",
+]

@@ -175,7 +175,7 @@ def _python_walk(s, params_drawn, samples):
 
 def test_compiled_walk_matches_a_plain_python_walk():
     from blurkit.kernels import _prng
-    from blurkit.kernels.trajectory import _draw
+    from blurkit.kernels._shake import _draw
 
     params = TrajectoryParams(samples=300, length=(5, 60), big_shake=(0.5, 1.0), anxiety=(0.005, 0.01))
     seeds = stream_seeds(17, 6)
@@ -214,7 +214,7 @@ def test_normal_generator_is_standard_normal():
 
 def test_paired_walks_are_bit_identical_to_single_walks():
     from blurkit.kernels import _prng
-    from blurkit.kernels.trajectory import _draw, _walk
+    from blurkit.kernels._shake import _draw, _walk
 
     params = TrajectoryParams(length=(5, 60), big_shake=(0.5, 1.0), anxiety=(0.005, 0.01))
     seeds = stream_seeds(23, 5)  # odd: the last one walks alone
