@@ -32,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import markdown_table
+from blurkit.io import PNG_LEVEL
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gopro_frames"
-PNG_PARAMS = (16, 3)  # cv2.IMWRITE_PNG_COMPRESSION, 3: what blurkit.io.encode_image uses
+PNG_PARAMS = (16, PNG_LEVEL)  # cv2.IMWRITE_PNG_COMPRESSION at the level blurkit.io writes by default
 
 
 def _sources(folder: Path, count: int) -> str:
@@ -104,8 +105,8 @@ def profile_one(path: Path, preset: str = "realistic", repeats: int = 3) -> dict
 
     from blurkit.io import encode_image
     from blurkit.ops.degrade import apply_degradation, resolve_config, sample_degradation
-    from blurkit.synth.dataset import read_sharp8
     from blurkit.synth.manifest import sha256_bytes
+    from blurkit.synth.sources import read_sharp8
 
     config = resolve_config(preset)
     stages: dict[str, list[float]] = {}

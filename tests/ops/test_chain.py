@@ -17,10 +17,10 @@ from blurkit.ops import (
     sample_degradation,
 )
 from blurkit.ops.chain import apply_chain1
-from blurkit.ops.cpu_chain import degrade_image8, finish
-from blurkit.ops.degrade import CHAIN_VERSION
 from blurkit.ops.color import from_linear, grid_levels, linear_table, to_linear
 from blurkit.ops.convolve import convolve_chain1
+from blurkit.ops.cpu_chain import degrade_image8, finish
+from blurkit.ops.degrade import CHAIN_VERSION
 from blurkit.ops.highlights import boost_highlights
 from blurkit.ops.noise import EXACT_POISSON_BELOW, poisson_gaussian, poisson_tables
 
