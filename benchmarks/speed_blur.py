@@ -34,6 +34,7 @@ import torch
 
 from benchmarks._common import markdown_table, metadata, sync, time_it, write_json
 from blurkit.ops.convolve import convolve
+from blurkit.tensors import to_tensor
 
 SECTION = "blur"
 COLUMNS = [
@@ -106,7 +107,7 @@ def _peers(img: np.ndarray, kern: np.ndarray, k: int, device: str, quick: bool =
     try:
         import kornia
 
-        x = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+        x = to_tensor(img, device)[None]
         kt = torch.from_numpy(np.ascontiguousarray(kern[::-1, ::-1])).unsqueeze(0).to(device)
         cands.append(("kornia filter2d", "", partial(kornia.filters.filter2d, x, kt, border_type="reflect")))
         cands.append(
@@ -131,7 +132,7 @@ def _deepinv_candidate(img: np.ndarray, k: int, device: str) -> Candidate:
         import deepinv
     except ImportError:
         return (name, "deepinv not installed", None)
-    x = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+    x = to_tensor(img, device)[None]
     gen = deepinv.physics.generator.MotionBlurGenerator((k, k), device=device)
     physics = deepinv.physics.Blur(padding="reflect", device=device)
 
@@ -203,7 +204,7 @@ def run(device: str = "cpu", quick: bool = False) -> list[dict]:
     repeats = 1 if quick else 7
 
     img = rng.random((height, width, 3), dtype=np.float32)
-    x = torch.from_numpy(img).permute(2, 0, 1).contiguous().to(device)
+    x = to_tensor(img, device)
     rows: list[dict] = []
     for k in sizes:
         kern = _kernel(k, rng)

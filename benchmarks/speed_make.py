@@ -9,7 +9,7 @@ synthetic textures), copied to a temporary folder. Two jobs run with 2 worker pr
 
 - ``blurkit make`` (``make_dataset(workers=2)``, realistic preset: trajectory kernel, linear light,
   highlight boost, FFT/direct blur, Poisson–Gaussian noise; PNG out, with kernel, sidecar JSON,
-  checksums and manifest);
+  checksums and manifest; the compiled kernels warmed first, so no compiling is timed);
 - the same with the ``deblurgan`` preset (display values, no noise), to separate the chain's cost;
 - the floor a user's minimal script would need: decode each source and write two PNGs of it (the
   "blurred" and the "sharp" image) with the same PNG settings as blurkit (OpenCV, compression 3),
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -100,13 +101,17 @@ def _median_time(fn: Any, repeats: int) -> float:
 
 
 def profile_one(path: Path, preset: str = "realistic", repeats: int = 3) -> dict[str, float]:
-    """Milliseconds per stage for one pair in this process (median of ``repeats``)."""
+    """Milliseconds per stage for one pair in this process (median of ``repeats``); the chain both as
+    ``make`` runs it (float images through ``apply_degradation``, rounded when encoded) and on 8-bit
+    images straight to 8 bits (``degrade_image8``, the same bytes)."""
     import torch
 
-    from blurkit.io import encode_image
+    from blurkit.io import encode_image, to_uint
+    from blurkit.ops.cpu_chain import degrade_image8
     from blurkit.ops.degrade import apply_degradation, resolve_config, sample_degradation
     from blurkit.synth.manifest import sha256_bytes
     from blurkit.synth.sources import read_sharp8
+    from blurkit.tensors import to_image, to_tensor
 
     config = resolve_config(preset)
     stages: dict[str, list[float]] = {}
@@ -122,11 +127,14 @@ def profile_one(path: Path, preset: str = "realistic", repeats: int = 3) -> dict
         t = tick("decode source", t)
         deg = sample_degradation(1000 + r, config)
         t = tick("sample kernel + parameters", t)
-        x = torch.from_numpy(sharp8).permute(2, 0, 1)[None].float() / 255.0
-        y = apply_degradation(x, torch.from_numpy(deg.kernel)[None], [deg.record])
-        blurred = y[0].permute(1, 2, 0).numpy()
-        t = tick("degrade (linearise, blur, noise)", t)
-        b = encode_image(blurred, ".png")
+        x = to_tensor(sharp8)[None].float() / 255.0
+        blurred = to_uint(to_image(apply_degradation(x, torch.from_numpy(deg.kernel)[None], [deg.record])[0]))
+        t = tick("degrade as make runs it (float, then rounded)", t)
+        blurred8 = degrade_image8(sharp8, deg.kernel, deg.record)
+        t = tick("degrade 8-bit to 8-bit (degrade_image8, same bytes)", t)
+        if not np.array_equal(blurred, blurred8):
+            raise RuntimeError("degrade_image8 and apply_degradation disagree")
+        b = encode_image(blurred8, ".png")
         s = encode_image(sharp8, ".png")
         t = tick("encode 2 PNGs", t)
         sha256_bytes(b), sha256_bytes(s)
@@ -159,6 +167,7 @@ def run(device: str = "cpu", quick: bool = False) -> list[dict[str, Any]]:
         def floor() -> None:
             run_floor(root / "src", root / f"floor{next(runs)}", workers=2)
 
+        os.environ.setdefault("BLURKIT_JIT", "always")  # the workers run compiled code, as a long job does
         make_dataset(root / "src", root / "warm", workers=2, progress=False, limit=4)  # pool start, JIT caches
         floor()
         t_floor = _median_time(floor, repeats)

@@ -42,10 +42,10 @@ def test_pair(height: int = 720, width: int = 1280) -> tuple[np.ndarray, np.ndar
 
 def run(device: str = "cpu", quick: bool = False) -> list[dict[str, Any]]:
     """Time the implementations; rows have ``section``, ``impl``, ``ms_per_pair``, ``ratio``, ``psnr``, ``ssim``."""
-    import torch
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from blurkit.metrics import psnr, ssim
+    from blurkit.tensors import to_tensor
 
     blur, sharp, source = test_pair()
     repeats = 3 if quick else 9
@@ -63,8 +63,8 @@ def run(device: str = "cpu", quick: bool = False) -> list[dict[str, Any]]:
         ("blurkit matlab3d variant (cpu)", lambda: (psnr(blur, sharp), ssim(blur, sharp, "matlab3d")), "cpu"),
     ]
     if str(device).startswith("cuda"):
-        bt = torch.from_numpy(blur).permute(2, 0, 1)[None].to(device)
-        st = torch.from_numpy(sharp).permute(2, 0, 1)[None].to(device)
+        bt = to_tensor(blur, device)[None]
+        st = to_tensor(sharp, device)[None]
         impls.append(
             ("blurkit skimage variant (cuda tensors)", lambda: (psnr(bt, st), ssim(bt, st, "skimage")), device)
         )

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from blurkit.tensors import hwc_to_chw
+
 PEAK = 255.0
 
 
@@ -58,7 +60,7 @@ def prepare(a: Any, b: Any, quantize: bool = True) -> Batch:
         single = a.ndim in (2, 3)
         xn, yn = _numpy_levels(a, quantize), _numpy_levels(b, quantize)
         # NHWC memory seen as NCHW: the CPU kernels read it back as contiguous NHWC without a copy.
-        xt, yt = torch.from_numpy(xn).permute(0, 3, 1, 2), torch.from_numpy(yn).permute(0, 3, 1, 2)
+        xt, yt = hwc_to_chw(torch.from_numpy(xn)), hwc_to_chw(torch.from_numpy(yn))
         return Batch(xt, yt, a.dtype == np.uint8 or quantize, single, True)
     if a.ndim not in (3, 4):
         raise ValueError(f"unsupported input: {_describe(a)} (use (C, H, W) or (B, C, H, W))")

@@ -15,6 +15,7 @@ import torch
 
 from blurkit.metrics._input import PEAK, Batch, finish, prepare, uint8_numpy_pair
 from blurkit.metrics.color import luma_full, y_bt601
+from blurkit.tensors import chw_to_hwc
 
 PSNR_VARIANTS = ("rgb", "y", "luma")
 
@@ -32,8 +33,8 @@ def batch_mse(batch: Batch, variant: str = "rgb") -> torch.Tensor:
         if x.device.type == "cpu":  # a fused Numba loop beats torch's CPU kernels here
             from blurkit.metrics._ssim_cpu import squared_error_sum
 
-            xn = np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy())
-            yn = np.ascontiguousarray(y.permute(0, 2, 3, 1).numpy())
+            xn = np.ascontiguousarray(chw_to_hwc(x).numpy())
+            yn = np.ascontiguousarray(chw_to_hwc(y).numpy())
             return torch.from_numpy(squared_error_sum(xn, yn) / xn[0].size)
         if batch.integer_valued and x.dtype == torch.float32:
             d = x - y

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from blurkit.metrics._input import PEAK, finish, prepare, uint8_numpy_pair
 from blurkit.metrics.color import y_bt601
+from blurkit.tensors import chw_to_hwc
 
 SSIM_VARIANTS = ("skimage", "matlab3d", "skimage_y", "matlab_y")
 SIGMA = 1.5
@@ -154,7 +155,7 @@ def ssim_values(
     if backend == "torch" or not cpu:
         return _ssim_torch(x, y, replicate)
 
-    return torch.from_numpy(_ssim_hwc_batch(x.permute(0, 2, 3, 1).numpy(), y.permute(0, 2, 3, 1).numpy(), replicate, precision))
+    return torch.from_numpy(_ssim_hwc_batch(chw_to_hwc(x).numpy(), chw_to_hwc(y).numpy(), replicate, precision))
 
 
 def _ssim_hwc_batch(xs: np.ndarray, ys: np.ndarray, replicate: bool, precision: str) -> np.ndarray:

@@ -36,6 +36,7 @@ from blurkit.ops.degrade import (
     resolve_config,
     sample_degradation,
 )
+from blurkit.tensors import to_image, to_tensor
 
 if TYPE_CHECKING:  # pragma: no cover
     from blurkit.transforms._albumentations import AlbumentationsBlur
@@ -134,9 +135,9 @@ def apply_blur(
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"image: expected an (H, W, 3) RGB array, got shape {arr.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(_to_float01(arr, "image"))).permute(2, 0, 1)[None].to(device)
+    x = to_tensor(_to_float01(arr, "image"), device)[None]
     k = torch.from_numpy(np.asarray(kernel, dtype=np.float32))[None].to(device)
-    out = apply_degradation(x, k, [record])[0].permute(1, 2, 0).cpu().numpy()
+    out = to_image(apply_degradation(x, k, [record])[0])
     if arr.dtype == np.uint8:
         return to_uint(out)
     return out.astype(arr.dtype, copy=False)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from blurkit.ops.degrade import DegradeConfig
+from blurkit.tensors import hwc_to_chw, to_image
 from blurkit.transforms import SEED_BOUND, BlurConfig, apply_blur_tensor, sample_blur
 
 try:
@@ -91,9 +92,9 @@ class TorchvisionBlur(v2.Transform):
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if isinstance(inpt, PIL.Image.Image):
             arr = np.array(inpt.convert("RGB"))  # a writable copy
-            x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
+            x = hwc_to_chw(torch.from_numpy(np.ascontiguousarray(arr)))
             out = apply_blur_tensor(x, params["kernels"], params["records"])
-            return PIL.Image.fromarray(out.permute(1, 2, 0).numpy())
+            return PIL.Image.fromarray(to_image(out))
         x = inpt.as_subclass(torch.Tensor)
         if x.ndim < 3:
             raise ValueError(f"image: expected shape (..., 3, H, W), got {tuple(x.shape)}")

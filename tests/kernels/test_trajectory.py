@@ -228,3 +228,22 @@ def test_paired_walks_are_bit_identical_to_single_walks():
         big = _walk(s, d, xs, ys)
         assert np.array_equal(xs, tr.positions[i, :, 0]) and np.array_equal(ys, tr.positions[i, :, 1])
         assert big == tr.big_shakes[i]
+
+
+def test_plain_python_twin_gives_the_same_kernels(monkeypatch):
+    """The plain-Python tier (run before compiling pays) and the compiled code agree bit for bit."""
+    params = TrajectoryParams(samples=400, length=(5, 60), big_shake=(0.5, 1.0), anxiety=(0.005, 0.01))
+    runs = {}
+    for tier in ("never", "always"):
+        monkeypatch.setenv("BLURKIT_JIT", tier)
+        kb = sample_kernels(5, seed=31, params=params)
+        fixed = sample_kernels(3, seed=32, params=params, size=21)
+        one = kernels_from_seeds(kb.seeds[2:3], params)
+        tr = sample_trajectories(3, seed=33, params=params)
+        runs[tier] = (kb.kernels, kb.records, fixed.kernels, one.kernels, tr.positions, tr.drawn, stream_seeds(7, 50))
+    for a, b in zip(runs["never"], runs["always"], strict=True):
+        if isinstance(a, np.ndarray):
+            assert a.tobytes() == b.tobytes()
+        else:
+            assert a == b
+    assert runs["never"][3][0].tobytes() == kb.kernel(2).tobytes()

@@ -281,3 +281,30 @@ def test_chain_1_folders_regenerate_and_resume(sharp_folder, tmp_path):
     for _, row in read_manifest(new).iterrows():
         assert row["chain"] == 2
         assert encode_image(regenerate_blurred(new, row["key"]), ".png") == (new / row["blur"]).read_bytes()
+
+
+def test_numpy_twins_give_the_bytes_of_the_compiled_passes(monkeypatch):
+    """The NumPy tier (run before compiling pays) and the compiled passes agree bit for bit."""
+    img = _scene(7, 40, 56)
+    x = _as_float(img)
+    configs = [
+        resolve_config("realistic", {"shot": (0.002, 0.03), "read": 0.01}),  # mostly exact Poisson
+        resolve_config("realistic_jpeg", {"shot": 1e-4, "read": 0.05}),  # normal noise, rare paths
+        resolve_config("realistic", {"response": "gamma:2.2", "highlight": "ramp", "highlight_threshold": 0.9,
+                                     "boost": 3.0, "local": 1.0}),
+        resolve_config("deblurgan", {"kernel": "line", "length": 4.0}),  # a direct (small) blur
+    ]
+    runs = {}
+    for tier in ("never", "always"):
+        monkeypatch.setenv("BLURKIT_JIT", tier)
+        out = []
+        for cfg in configs:
+            for seed in range(3):
+                d = sample_degradation(seed, cfg)
+                k = torch.from_numpy(d.kernel)[None]
+                out.append(apply_degradation(x, k, [d.record]).numpy())
+                out.append(apply_degradation(x * 0.999, k, [d.record]).numpy())  # off the 8-bit grid
+                out.append(degrade_image8(img, d.kernel, d.record))
+        runs[tier] = out
+    for a, b in zip(runs["never"], runs["always"], strict=True):
+        assert a.tobytes() == b.tobytes()
