@@ -34,7 +34,7 @@ def check_kernel_shape(stack: torch.Tensor) -> None:
         raise ValueError(f"kernels: kernel size must be odd so that the centre is k // 2, got k={kh}")
 
 
-def support_radius(stack: torch.Tensor) -> torch.Tensor:
+def support_bounds(stack: torch.Tensor) -> torch.Tensor:
     """Per-sample support bounds relative to the centre: ``(B, 4)`` = row_min, row_max, col_min, col_max.
 
     All-zero kernels give row_min = col_min = +inf-like (k) and row_max = col_max = -k, i.e. an empty
@@ -69,7 +69,7 @@ def crop_to_support(stack: torch.Tensor) -> torch.Tensor:
 
 
 def stack_valid_mask(stack: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    bounds = support_radius(stack)  # (B, 4)
+    bounds = support_bounds(stack)  # (B, 4)
     rmin, rmax, cmin, cmax = (bounds[:, i].view(-1, 1, 1, 1) for i in range(4))
     i = torch.arange(height, device=stack.device).view(1, 1, -1, 1)
     j = torch.arange(width, device=stack.device).view(1, 1, 1, -1)
