@@ -8,11 +8,12 @@ RNN paper's Euclidean loss) or L1 on [0, 1] images, plus an optional VGG percept
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from models.losses import pixel_loss
-from models.training.families import Batch, StepContext, StepResult
+from models.training.families import Batch, ModelFamily, StepContext, StepResult
 
 #: The columns of ``log.csv`` of a pixel-loss run.
 LOG_FIELDS = ("step", "epoch", "lr", "loss_pixel", "loss_perceptual", "loss_g", "l1", "seconds")
@@ -77,3 +78,15 @@ def train_step(ctx: StepContext, batch: Batch) -> StepResult:
         "loss_perceptual": float(loss_p.detach()),
         "loss_g": float(loss_g.detach()),
     }
+
+
+def pixel_family(**fields: Any) -> ModelFamily:
+    """A :class:`ModelFamily` trained by this module's step: its loss config, step, log columns and
+    perceptual variant filled in; ``fields`` are the family's own (name, label, network, ...)."""
+    return ModelFamily(
+        loss_config=PixelLossConfig,
+        train_step=train_step,
+        log_fields=LOG_FIELDS,
+        perceptual_variant=perceptual_variant,
+        **fields,
+    )

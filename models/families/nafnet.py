@@ -11,9 +11,9 @@ import torch
 
 from models.archs.nafnet import MIN_SIZE, SIZE_MULTIPLE, NAFNet, NAFNetConfig
 from models.checkpoint import register_network
-from models.families._pixel import LOG_FIELDS, PixelLossConfig, perceptual_variant, train_step
+from models.families._pixel import pixel_family
 from models.tiling import NetworkDeblurrer
-from models.training.families import ModelFamily, register_family
+from models.training.families import register_family
 
 
 class NAFNetDeblurrer(NetworkDeblurrer):
@@ -46,16 +46,12 @@ generator_from_state = NETWORK.from_state
 load_generator = NETWORK.load
 
 FAMILY = register_family(
-    ModelFamily(
+    pixel_family(
         name="nafnet",
         label="NAFNet (Chen et al. 2022)",
         summary="U-Net of gated blocks without activations, pixel loss",
         network=NETWORK,
-        loss_config=PixelLossConfig,
-        train_step=train_step,
-        log_fields=LOG_FIELDS,
         size_multiple=SIZE_MULTIPLE,
-        perceptual_variant=perceptual_variant,
         configs={
             "nafnet_cpu.toml": "small NAFNet on the video preset, CPU budget (the sim-to-real study's network)",
         },

@@ -15,9 +15,11 @@ from torch import nn
 from models.archs.scan import EXPORT_SCAN_STEPS, linear_scan
 from models.archs.svrnn import MIN_SIZE, SIZE_MULTIPLE, SVRNN, SVRNNConfig
 from models.checkpoint import register_network
-from models.families._pixel import LOG_FIELDS, PixelLossConfig, perceptual_variant, train_step
+from models.families._pixel import PixelLossConfig as PixelLossConfig  # re-exported: the family's loss config
+from models.families._pixel import pixel_family
+from models.families._pixel import train_step as train_step  # re-exported: the family's step
 from models.tiling import NetworkDeblurrer
-from models.training.families import CONFIG_DIR, Comparison, ModelFamily, register_family
+from models.training.families import CONFIG_DIR, Comparison, register_family
 
 
 class SVRNNDeblurrer(NetworkDeblurrer):
@@ -72,16 +74,12 @@ generator_from_state = NETWORK.from_state
 load_generator = NETWORK.load
 
 FAMILY = register_family(
-    ModelFamily(
+    pixel_family(
         name="svrnn",
         label="Spatially variant RNN (Zhang et al. 2018)",
         summary="recurrent sweeps as a parallel scan, pixel loss",
         network=NETWORK,
-        loss_config=PixelLossConfig,
-        train_step=train_step,
-        log_fields=LOG_FIELDS,
         size_multiple=SIZE_MULTIPLE,
-        perceptual_variant=perceptual_variant,
         configs={
             "svrnn.toml": "the authors' released network (9.23 M parameters), for a GPU",
             "svrnn_cpu.toml": "compact, about 20 minutes on 2 CPU cores (made models/weights/svrnn_blurkit.pt)",
