@@ -13,7 +13,7 @@ Every name is importable from ``blurkit.io`` directly.
 """
 
 from blurkit.io.atomic import NAME_MAX, atomic_write_bytes, shorten_name, temp_file_for, temp_stem
-from blurkit.io.headers import ImageHeader, ImageReadError, check_image_header, read_header
+from blurkit.io.headers import ImageHeader, ImageReadError, check_image_header, is_plain_rgb8_png, read_header
 from blurkit.io.images import (
     FLOAT_TOLERANCE,
     IMAGE_SUFFIXES,
@@ -50,6 +50,7 @@ __all__ = [
     "decode_image",
     "decoded_to_uint8",
     "encode_image",
+    "is_plain_rgb8_png",
     "list_images",
     "quiet_stderr",
     "read_file_bytes",

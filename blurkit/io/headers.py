@@ -230,6 +230,41 @@ def read_header(data: bytes | np.ndarray) -> ImageHeader | None:
     return None
 
 
+#: Chunks a PNG may hold and still be written unchanged as a pair's sharp image: the image data, its
+#: time stamp and pixel density. Colour management (gAMA, cHRM, iCCP, sRGB, sBIT), transparency
+#: (tRNS), orientation (eXIf), text and anything unknown make blurkit encode its own file instead.
+_PLAIN_PNG_CHUNKS = frozenset({b"IHDR", b"IDAT", b"IEND", b"tIME", b"pHYs"})
+
+
+def is_plain_rgb8_png(data: bytes | np.ndarray) -> bool:
+    """Whether ``data`` is a PNG of 8-bit RGB pixels and nothing else a reader could act on, so that
+    its bytes decode, in any reader, to exactly the (H, W, 3) levels OpenCV decodes.
+
+    Walks the chunk headers (no pixel is decoded); a truncated or malformed file is ``False``.
+
+    >>> import cv2
+    >>> ok, buf = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))
+    >>> is_plain_rgb8_png(buf.tobytes()), is_plain_rgb8_png(cv2.imencode(".png", np.zeros((4, 4), np.uint8))[1])
+    (True, False)
+    """
+    raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    if raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR" or len(raw) < 33:
+        return False
+    if raw[24] != 8 or raw[25] != 2:  # bit depth 8, colour type 2 (RGB)
+        return False
+    pos, seen_end = 8, False
+    while pos + 8 <= len(raw):
+        length = int.from_bytes(raw[pos : pos + 4], "big")
+        kind = raw[pos + 4 : pos + 8]
+        if kind not in _PLAIN_PNG_CHUNKS:
+            return False
+        pos += 12 + length
+        if kind == b"IEND":
+            seen_end = True
+            break
+    return seen_end and pos == len(raw)
+
+
 def check_image_header(data: bytes | np.ndarray, path: str | os.PathLike[str], max_pixels: int) -> ImageHeader | None:
     """Refuse, before decoding, an image with more than ``max_pixels`` pixels (``0``: no limit) or
     several pages; an image whose size cannot be read from its header is refused when a limit is set.

@@ -153,8 +153,21 @@ def read_image_uint8(path: str | os.PathLike[str], max_pixels: int = 0) -> np.nd
 def decoded_to_uint8(img: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
     """8-bit RGB (H, W, 3) from what :func:`decode_bytes` returned."""
     if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
-        return np.ascontiguousarray(img[:, :, ::-1])
+        return swap_red_blue(img)
     return to_uint(_to_float_rgb(img, Path(path)))
+
+
+def swap_red_blue(img: np.ndarray) -> np.ndarray:
+    """RGB ↔ BGR of an (H, W, 3) image as a new contiguous array (OpenCV's vectorised swap for the
+    8/16-bit and float32 images it handles, a NumPy copy otherwise).
+
+    >>> swap_red_blue(np.array([[[1, 2, 3]]], np.uint8)).tolist()
+    [[[3, 2, 1]]]
+    """
+    swappable = img.ndim == 3 and img.shape[2] == 3 and img.dtype in (np.uint8, np.uint16, np.float32)
+    if swappable and img.size and img.flags.c_contiguous:
+        return cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    return np.ascontiguousarray(img[:, :, ::-1])
 
 
 def _to_float_rgb(img: np.ndarray, p: Path) -> np.ndarray:
@@ -222,7 +235,7 @@ def encode_image(
             raise ValueError(f"bits: 16-bit output needs PNG or TIFF, not {suffix}")
         arr = to_uint(arr, bits)
     if arr.ndim == 3:
-        arr = arr[:, :, ::-1]  # RGB -> BGR for OpenCV
+        arr = swap_red_blue(arr)  # RGB -> BGR for OpenCV
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]

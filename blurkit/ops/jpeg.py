@@ -20,13 +20,15 @@ def jpeg_round_trip8(image: np.ndarray, quality: int) -> np.ndarray:
     """
     import cv2
 
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    from blurkit.io.images import swap_red_blue
+
+    ok, buf = cv2.imencode(".jpg", swap_red_blue(image), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise ValueError(f"jpeg_quality: JPEG encoding failed at quality {quality}")
     decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if decoded is None:
         raise ValueError(f"jpeg_quality: JPEG decoding failed at quality {quality}")
-    return np.ascontiguousarray(decoded[:, :, ::-1])
+    return swap_red_blue(decoded)
 
 
 def jpeg_round_trip(x: torch.Tensor, qualities: Sequence[int | None]) -> torch.Tensor:

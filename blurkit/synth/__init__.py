@@ -9,17 +9,43 @@
 - :func:`export_kernel_bank`: sampled kernels as a bank file for ``kernel="bank"``.
 """
 
-from blurkit.ops.degrade import degrade_batch as blur_batch
-from blurkit.synth.average import average_frames, average_linear
-from blurkit.synth.bank import export_kernel_bank
-from blurkit.synth.inspection import inspect_pairs, verify_pairs
-from blurkit.synth.job import MakeResult, OutputError
-from blurkit.synth.make import make_dataset
-from blurkit.synth.manifest import read_manifest, regenerate_blurred
-from blurkit.synth.options import JobOptions
-from blurkit.synth.pair import blur_image
-from blurkit.synth.shards import merge_shards
-from blurkit.synth.sources import resolve_sources
+from importlib import import_module
+from typing import Any
+
+#: Where each public name lives; imported on first use, so that ``blurkit make`` on the CPU never
+#: pays for modules (torch among them) that its path does not run.
+_HOMES = {
+    "JobOptions": "blurkit.synth.options",
+    "MakeResult": "blurkit.synth.job",
+    "OutputError": "blurkit.synth.job",
+    "average_frames": "blurkit.synth.average",
+    "average_linear": "blurkit.synth.average",
+    "blur_batch": "blurkit.ops.degrade:degrade_batch",
+    "blur_image": "blurkit.synth.pair",
+    "export_kernel_bank": "blurkit.synth.bank",
+    "inspect_pairs": "blurkit.synth.inspection",
+    "make_dataset": "blurkit.synth.make",
+    "merge_shards": "blurkit.synth.shards",
+    "read_manifest": "blurkit.synth.manifest",
+    "regenerate_blurred": "blurkit.synth.manifest",
+    "resolve_sources": "blurkit.synth.sources",
+    "verify_pairs": "blurkit.synth.inspection",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = home.partition(":")
+    value = getattr(import_module(module), attr or name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])
+
 
 __all__ = [
     "JobOptions",

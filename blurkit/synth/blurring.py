@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from blurkit.io import ImageReadError
 from blurkit.ops.degrade import Degradation, DegradeConfig, apply_degradation, sample_degradation
@@ -25,20 +24,40 @@ from blurkit.synth.options import MAX_PIXELS
 from blurkit.synth.outputs import PairFormat, write_pair
 from blurkit.synth.sources import read_source
 from blurkit.synth.workers import safe_call
-from blurkit.tensors import chw_to_hwc, hwc_to_chw
 
 
 def blur_item(
     item: Item, out: Path, config: DegradeConfig, form: PairFormat, device: str, max_pixels: int = MAX_PIXELS
 ) -> dict[str, Any]:
     """Make and write the pair of ``item``; returns its manifest row."""
-    sharp8, source_id = read_source(item.source, max_pixels)
+    sharp8, source_id, sharp_png = read_source(item.source, max_pixels)
     deg = sample_degradation(item.seed, config)  # what blur_image does, with a size check in between
     check_kernel_fits(item.source, sharp8.shape, deg.kernel.shape[0])
+    blurred = degrade_source8(sharp8, deg, device)
+    return write_pair(out, item, form, sharp8, blurred, deg.kernel, {**deg.record, **source_id}, sharp_png)
+
+
+def degrade_source8(sharp8: np.ndarray, deg: Degradation, device: str) -> np.ndarray:
+    """The blurred image of an 8-bit source as the pair writes it: 8-bit (H, W, 3).
+
+    Chain 2 on the CPU runs straight from 8-bit levels to 8-bit levels
+    (:func:`blurkit.ops.cpu_chain.degrade_image8`, without torch); other chains and devices go
+    through :func:`blurkit.ops.apply_degradation` and are rounded as the encoder rounds floats. Both
+    give the same bytes for the same record.
+    """
+    from blurkit.io import to_uint
+
+    if int(deg.record.get("chain", 1)) == 2 and str(device) == "cpu":
+        from blurkit.ops.cpu_chain import degrade_image8
+
+        return degrade_image8(sharp8, deg.kernel, deg.record)
+    import torch
+
+    from blurkit.tensors import chw_to_hwc, hwc_to_chw
+
     x = hwc_to_chw(torch.from_numpy(sharp8).to(device))[None].float() / 255.0
     y = apply_degradation(x, torch.from_numpy(deg.kernel)[None].to(device), [deg.record])
-    blurred = chw_to_hwc(y[0]).cpu().numpy()
-    return write_pair(out, item, form, sharp8, blurred, deg.kernel, {**deg.record, **source_id})
+    return to_uint(chw_to_hwc(y[0]).cpu().numpy())
 
 
 def check_kernel_fits(path: Path, shape: tuple[int, ...], k: int) -> None:
@@ -58,8 +77,8 @@ def blur_batched(
 
     def read(it: Item) -> Result:
         try:
-            img, source_id = read_source(it.source, max_pixels)
-            return it, {"image": img, "id": source_id}, None
+            img, source_id, sharp_png = read_source(it.source, max_pixels)
+            return it, {"image": img, "id": source_id, "png": sharp_png}, None
         except (ImageReadError, FileNotFoundError, ValueError, OSError) as exc:
             return it, None, str(exc)
         except Exception as exc:  # one source must not stop the run
@@ -75,7 +94,7 @@ def blur_batched(
                     yield it, None, err
                 else:
                     groups.setdefault(got["image"].shape, []).append((it, got["image"]))
-                    ids[it.key] = got["id"]
+                    ids[it.key] = got
             for group in groups.values():
                 yield from _blur_group(group, ids, out, config, form, device, pool)
 
@@ -85,7 +104,10 @@ def _blur_group(
     config: DegradeConfig, form: PairFormat, device: str, pool: Executor,
 ) -> Iterator[Result]:
     """Blur images of one size together on ``device``; their pairs are written by ``pool``'s threads."""
+    import torch
+
     from blurkit.kernels.psf import stack_kernels
+    from blurkit.tensors import chw_to_hwc, hwc_to_chw
 
     members: list[tuple[Item, np.ndarray]] = []
     degs: list[Degradation] = []
@@ -111,7 +133,9 @@ def _blur_group(
     futures = [
         pool.submit(
             safe_call,
-            functools.partial(_write_batched_item, out, form, img, yi, d.kernel, {**d.record, **ids[it.key]}),
+            functools.partial(
+                _write_batched_item, out, form, img, yi, d.kernel, {**d.record, **ids[it.key]["id"]}, ids[it.key]["png"]
+            ),
             it,
         )
         for (it, img), yi, d in zip(members, y, degs, strict=True)
@@ -122,9 +146,9 @@ def _blur_group(
 
 def _write_batched_item(
     out: Path, form: PairFormat, img: np.ndarray, yi: np.ndarray, kernel: np.ndarray,
-    record: Mapping[str, Any], item: Item,
+    record: Mapping[str, Any], sharp_png: bytes | None, item: Item,
 ) -> dict[str, Any]:
-    return write_pair(out, item, form, img, yi, kernel, record)
+    return write_pair(out, item, form, img, yi, kernel, record, sharp_png)
 
 
-__all__ = ["blur_batched", "blur_item", "check_kernel_fits"]
+__all__ = ["blur_batched", "blur_item", "check_kernel_fits", "degrade_source8"]

@@ -102,6 +102,38 @@ def settings_differ(previous: Mapping[str, Any], settings: Mapping[str, Any]) ->
     return sorted(changed)
 
 
+#: Settings a user can set back to a folder's own to resume it: the flag that sets each.
+_RESUME_FLAGS = {"png_level": "--png-level {}", "config.chain": "--set chain={}"}
+
+
+def explain_changes(previous: Mapping[str, Any], settings: Mapping[str, Any], changed: list[str]) -> str:
+    """``changed`` fields of :func:`settings_differ`, each with the folder's value and this run's
+    (``config`` field by field), and the flags that give back the folder's where there are such.
+
+    >>> explain_changes({"seed": 1, "config": {"chain": 1}}, {"seed": 1, "png_level": 1, "config": {"chain": 2}},
+    ...                 ["config", "png_level"])
+    'config.chain: folder 1, this run 2; png_level: folder 3, this run 1 (to resume the folder as it was made, add --set chain=1 --png-level 3)'
+    """
+    parts, flags = [], []
+    for key in changed:
+        old = previous.get(key, UNRECORDED.get(key))
+        new = settings.get(key, UNRECORDED.get(key))
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            pairs = [(f"{key}.{k}", old.get(k), new.get(k)) for k in sorted({*old, *new}) if old.get(k) != new.get(k)]
+        else:
+            pairs = [(key, old, new)]
+        for name, a, b in pairs:
+            if name == "config.chain" and a is None:
+                a = 1  # configs saved before the chain was a field are chain 1
+            parts.append(f"{name}: folder {json.dumps(a)}, this run {json.dumps(b)}")
+            if name in _RESUME_FLAGS and a is not None:
+                flags.append(_RESUME_FLAGS[name].format(a))
+    text = "; ".join(parts)
+    if flags:
+        text += f" (to resume the folder as it was made, add {' '.join(flags)})"
+    return text
+
+
 def collect_rows(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Rows of every complete pair (from meta/*.json), sorted by key."""
     meta = Path(out) / "meta"

@@ -195,12 +195,17 @@ def remove_stale(out: Path, targets: set[str]) -> None:
 
 def encode_pair(
     item: Item, form: PairFormat, sharp8: np.ndarray, blurred: np.ndarray, kernel: np.ndarray | None,
-    record: Mapping[str, Any],
+    record: Mapping[str, Any], sharp_png: bytes | None = None,
 ) -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
-    """Encode a pair's files in memory and build its row (checksums of the bytes as written)."""
+    """Encode a pair's files in memory and build its row (checksums of the bytes as written).
+
+    ``sharp_png``: the bytes of a PNG that decodes to exactly ``sharp8`` (the source file, when
+    :func:`blurkit.synth.sources.read_source` allows it); a PNG pair writes them as its sharp image
+    instead of encoding the same pixels again.
+    """
     p = item_paths(item, form.fmt, kernel is not None)
     blur_bytes = form.encode(blurred)
-    sharp_bytes = form.encode(sharp8)
+    sharp_bytes = sharp_png if sharp_png is not None and form.fmt == "png" else form.encode(sharp8)
     files = [(p["blur"], blur_bytes), (p["sharp"], sharp_bytes)]
     checksums = {"blur_sha256": sha256_bytes(blur_bytes), "sharp_sha256": sha256_bytes(sharp_bytes)}
     if kernel is not None:
@@ -227,10 +232,11 @@ def encode_pair(
 
 def write_pair(
     out: Path, item: Item, form: PairFormat, sharp8: np.ndarray, blurred: np.ndarray,
-    kernel: np.ndarray | None, record: Mapping[str, Any],
+    kernel: np.ndarray | None, record: Mapping[str, Any], sharp_png: bytes | None = None,
 ) -> dict[str, Any]:
-    """Encode and write a pair's files (meta file last); returns its manifest row."""
-    files, row = encode_pair(item, form, sharp8, blurred, kernel, record)
+    """Encode and write a pair's files (meta file last); returns its manifest row (``sharp_png``: see
+    :func:`encode_pair`)."""
+    files, row = encode_pair(item, form, sharp8, blurred, kernel, record, sharp_png)
     write_outputs(out, files)
     return row
 

@@ -34,6 +34,7 @@ from blurkit.synth.lock import LOCK_FILE, JobLock
 from blurkit.synth.manifest import (
     RUN_FILE,
     collect_rows,
+    explain_changes,
     read_json,
     settings_differ,
     write_json,
@@ -154,15 +155,17 @@ def _prepare_folder(plan: RunPlan, result: MakeResult) -> list[Item]:
             "pass --resume to finish an interrupted run or --overwrite to replace them"
         )
     if run_file.is_file() and not options.overwrite:
-        changed = settings_differ(read_json(run_file), plan.job.settings)
+        previous = read_json(run_file)
+        changed = settings_differ(previous, plan.job.settings)
         if changed and options.resume:
             raise ValueError(
-                f"{run_file}: --resume with different settings ({', '.join(changed)}); "
+                f"{run_file}: --resume with different settings ({explain_changes(previous, plan.job.settings, changed)}); "
                 "use the same settings or a new output folder"
             )
         if changed and collect_rows_exist(out):
             raise ValueError(
-                f"{run_file}: this folder holds pairs of a job with other settings ({', '.join(changed)}); "
+                f"{run_file}: this folder holds pairs of a job with other settings "
+                f"({explain_changes(previous, plan.job.settings, changed)}); "
                 "use a new output folder, or --overwrite to replace them"
             )
     try:

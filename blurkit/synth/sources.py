@@ -39,6 +39,7 @@ from blurkit.io import (
     check_image_header,
     decode_bytes,
     decoded_to_uint8,
+    is_plain_rgb8_png,
     list_images,
     read_file_bytes,
 )
@@ -223,15 +224,21 @@ def check_pixels(path: Path, max_pixels: int) -> None:
     check_image_header(read_file_bytes(path), path, max_pixels)
 
 
-def read_source(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, dict[str, Any]]:
-    """The sharp target as 8-bit RGB and what identifies its source (``source_size``, ``source_sha256``).
+def read_source(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, dict[str, Any], bytes | None]:
+    """The sharp target as 8-bit RGB, what identifies its source (``source_size``,
+    ``source_sha256``), and the source's bytes when they can be the pair's sharp PNG unchanged.
 
-    The file is read once: its header is checked (size, pages), then it is decoded.
+    The file is read once: its header is checked (size, pages), then it is decoded. The third value
+    is not ``None`` only for a PNG of plain 8-bit RGB (:func:`blurkit.io.is_plain_rgb8_png`): every
+    reader decodes those bytes to exactly the returned levels, so a PNG pair can copy them instead
+    of encoding the same pixels again.
     """
     data = read_file_bytes(path)
     check_image_header(data, path, max_pixels)
     img = decoded_to_uint8(decode_bytes(data, path), path)
-    return img, {"source_size": int(data.size), "source_sha256": sha256_bytes(data.tobytes())}
+    raw = data.tobytes()
+    source_id = {"source_size": int(data.size), "source_sha256": sha256_bytes(raw)}
+    return img, source_id, raw if is_plain_rgb8_png(raw) else None
 
 
 def read_sharp8(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -74,13 +74,18 @@ def run_chunk(
 
     ``parent``: the PID of the process that started the run; the worker exits when it dies.
     """
+    import sys
+
     import numba
-    import torch
 
     if parent is not None:
         _watch_parent(parent)
     quiet_decoder_warnings()
-    torch.set_num_threads(1)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    else:  # the CPU chain runs without torch; if a pair needs it, it starts with one thread
+        os.environ["OMP_NUM_THREADS"] = "1"
     numba.set_num_threads(1)
     return [safe_call(fn, it) for it in items]
 

@@ -79,7 +79,7 @@ def test_png_level_changes_bytes_not_pixels_and_is_recorded(sharp_folder, tmp_pa
 def test_resume_with_another_png_level_is_refused(sharp_folder, tmp_path):
     out = tmp_path / "pairs"
     make_dataset(sharp_folder, out, seed=1, overrides=SMALL, progress=False, limit=2, png_level=LEGACY_PNG_LEVEL)
-    with pytest.raises(ValueError, match="different settings \\(png_level\\)"):
+    with pytest.raises(ValueError, match="different settings \\(png_level: folder 3, this run 6 .*add --png-level 3\\)"):
         make_dataset(sharp_folder, out, seed=1, overrides=SMALL, progress=False, resume=True, png_level=6)
     res = make_dataset(sharp_folder, out, seed=1, overrides=SMALL, progress=False, resume=True,
                        png_level=LEGACY_PNG_LEVEL)
@@ -87,6 +87,17 @@ def test_resume_with_another_png_level_is_refused(sharp_folder, tmp_path):
     r = runner.invoke(app, ["make", "--src", str(sharp_folder), "--out", str(out), "--seed", "1", "--length", "3,8",
                             "--resume", "--png-level", "6", "--quiet"])
     assert r.exit_code == 2 and "png_level" in r.output
+
+
+def test_resume_refusal_names_the_flags_that_give_back_the_folders_chain(sharp_folder, tmp_path):
+    out = tmp_path / "pairs"
+    old = {**SMALL, "chain": 1}
+    make_dataset(sharp_folder, out, seed=1, overrides=old, progress=False, limit=2, png_level=LEGACY_PNG_LEVEL)
+    with pytest.raises(ValueError, match="config.chain: folder 1, this run 2.*add --set chain=1 --png-level 3"):
+        make_dataset(sharp_folder, out, seed=1, overrides=SMALL, progress=False, resume=True)
+    res = make_dataset(sharp_folder, out, seed=1, overrides=old, progress=False, resume=True,
+                       png_level=LEGACY_PNG_LEVEL)
+    assert res.ok and res.skipped == 2 and res.written == 3
 
 
 def test_cli_png_level_for_make_and_average(sharp_folder, tmp_path):
