@@ -135,6 +135,10 @@ def apply_blur(
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"image: expected an (H, W, 3) RGB array, got shape {arr.shape}")
+    if arr.dtype == np.uint8 and str(device) == "cpu" and int(record.get("chain", 1)) == 2:
+        from blurkit.ops.cpu_chain import degrade_image8  # 8-bit to 8-bit, the same bytes, no float copies
+
+        return degrade_image8(arr, np.asarray(kernel, dtype=np.float32), record)
     x = to_tensor(_to_float01(arr, "image"), device)[None]
     k = torch.from_numpy(np.asarray(kernel, dtype=np.float32))[None].to(device)
     out = to_image(apply_degradation(x, k, [record])[0])

@@ -75,14 +75,16 @@ def test_output_equals_blur_image_for_the_recorded_seed() -> None:
     assert params["record"] == record
 
 
-def test_uint8_images_are_blurred_in_float_and_rounded() -> None:
+@pytest.mark.parametrize("preset", ["deblurgan", "realistic"])
+def test_uint8_images_give_the_bytes_of_the_float_blur_rounded(preset: str) -> None:
+    """uint8 images run the 8-bit chain; it must match blurring the float image and rounding."""
     img = to_uint(np.random.default_rng(1).random((40, 40, 3)))
-    t = AlbumentationsBlur("deblurgan", {"length": 11})
+    t = AlbumentationsBlur(preset, {"length": 11})
     t.set_random_seed(5)
     out = t(image=img)["image"]
     params = t.get_applied_params()
     assert out.dtype == np.uint8
-    np.testing.assert_array_equal(out, to_uint(blur_image(img / np.float32(255), params["seed"], "deblurgan", {"length": 11})[0]))
+    np.testing.assert_array_equal(out, to_uint(blur_image(img / np.float32(255), params["seed"], preset, {"length": 11})[0]))
 
 
 def test_same_seed_same_pipeline_output_and_different_seed_differs() -> None:
