@@ -30,12 +30,14 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from blurkit.io import atomic_write_bytes, read_image
+
+if TYPE_CHECKING:  # pandas is imported where a table is read or written (a second of a cold start)
+    import pandas as pd
 
 RUN_FILE = "blurkit.json"
 MANIFEST_FILE = "manifest.csv"
@@ -145,6 +147,8 @@ def collect_rows(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 def write_manifest(out: str | os.PathLike[str], rows: list[dict[str, Any]], name: str = MANIFEST_FILE) -> Path:
     """Write manifest.csv (or ``name``) atomically (lead columns first, then every drawn value, sorted)."""
+    import pandas as pd
+
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=LEAD_COLUMNS)
@@ -163,6 +167,8 @@ def read_csv_table(path: str | os.PathLike[str], what: str = "manifest", **kwarg
     Raises:
         ValueError: the file is not a readable CSV table.
     """
+    import pandas as pd
+
     p = Path(path)
     try:
         if p.stat().st_size == 0:

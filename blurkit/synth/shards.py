@@ -17,8 +17,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from blurkit.io import atomic_write_bytes
 from blurkit.synth.lock import JobLock
 from blurkit.synth.manifest import (
@@ -170,6 +168,8 @@ def _merge(root: Path, n: int, found: dict[int, Path]) -> MergeReport:
     report.pairs = len(merged)
     report.manifest = write_manifest(root, merged)
     if report.failed:
+        import pandas as pd
+
         df = pd.DataFrame(report.failed, columns=["source", "reason"]).drop_duplicates()
         atomic_write_bytes(root / ERRORS_FILE, df.to_csv(index=False).encode())
     elif (root / ERRORS_FILE).exists():
