@@ -93,17 +93,23 @@ class _Streams:
         self.state = _mix64(key + elements.astype(np.uint64) * _GOLDEN)
         self.cur = self.state.copy()
 
-    def bits(self, where: np.ndarray) -> np.ndarray:
+    def bits(self, where: np.ndarray | None) -> np.ndarray:
+        """The next value of the elements ``where`` says (a boolean mask; ``None``: all of them)."""
+        if where is None:
+            out = self.cur.copy()
+            self.state += _GOLDEN
+            self.cur = _mix64(self.state)
+            return out
         out = self.cur[where]
         self.state[where] += _GOLDEN
         self.cur[where] = _mix64(self.state[where])
         return out
 
-    def uniform(self, where: np.ndarray) -> np.ndarray:
+    def uniform(self, where: np.ndarray | None) -> np.ndarray:
         return (self.bits(where) >> np.uint64(11)).astype(np.int64).astype(np.float64) * _INV53
 
-    def normal(self, where: np.ndarray) -> np.ndarray:
-        before = self.state[where]
+    def normal(self, where: np.ndarray | None) -> np.ndarray:
+        before = self.state.copy() if where is None else self.state[where]
         b = self.bits(where)
         layer = (b & np.uint64(127)).astype(np.int64)
         u = 2.0 * ((b >> np.uint64(11)).astype(np.int64).astype(np.float64) * _INV53) - 1.0
@@ -163,26 +169,20 @@ def _rare_normals(state: np.ndarray, layer: np.ndarray, u: np.ndarray) -> np.nda
     return z
 
 
-def _poisson(y: np.ndarray, shot: float, streams: _Streams, exact: np.ndarray, cdf, guide) -> np.ndarray:  # type: ignore[no-untyped-def]
-    lam = y[exact] / shot
+def _poisson(lam: np.ndarray, streams: _Streams, cdf, guide) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Exact Poisson counts of means ``lam``, one element of ``streams`` each."""
     m = lam.astype(np.int64)
     f = lam - m
     k = np.zeros(lam.shape, dtype=np.int64)
-    sub = np.zeros(exact.shape, dtype=bool)
     has_m = m > 0
-    sub[exact] = has_m
-    k[has_m] = streams.table(sub, m[has_m], cdf, guide)
+    k[has_m] = streams.table(has_m, m[has_m], cdf, guide)
     has_f = f > 0.0
-    sub[:] = False
-    sub[exact] = has_f
-    n = streams.table(sub, np.ones(int(has_f.sum()), dtype=np.int64), cdf, guide)
+    n = streams.table(has_f, np.ones(int(has_f.sum()), dtype=np.int64), cdf, guide)
     count = np.zeros(lam.shape, dtype=np.int64)
     count[has_f] = n
     for t in range(int(count.max(initial=0))):
         live = count > t
-        sub[:] = False
-        sub[exact] = live
-        k[live] += streams.uniform(sub) < f[live]
+        k[live] += streams.uniform(live) < f[live]
     return k.astype(np.float64)
 
 
@@ -195,16 +195,20 @@ def finish_rows(  # type: ignore[no-untyped-def]
     v = y
     if shot > 0.0 or read > 0.0:
         c, i, j = np.indices(y.shape, dtype=np.int64)
-        streams = _Streams(seed, ((c * h + i + r0) * w + j).ravel())
+        elements = ((c * h + i + r0) * w + j).ravel()
         flat = y.ravel()
         lam = flat / shot if shot > 0.0 else np.full_like(flat, exact_below)
         exact = lam < exact_below
         res = np.empty_like(flat)
-        res[exact] = _poisson(flat, shot, streams, exact, cdf, guide) * shot
-        if read > 0.0 and exact.any():
-            res[exact] += read * streams.normal(exact)
+        if exact.any():  # each element's stream is its own: the two groups draw from separate objects
+            few = _Streams(seed, elements[exact])
+            res[exact] = _poisson(lam[exact], few, cdf, guide) * shot
+            if read > 0.0:
+                res[exact] += read * few.normal(None)
         normal = ~exact
-        res[normal] = flat[normal] + np.sqrt(flat[normal] * shot + read * read) * streams.normal(normal)
+        if normal.any():
+            z = _Streams(seed, elements[normal]).normal(None)
+            res[normal] = flat[normal] + np.sqrt(flat[normal] * shot + read * read) * z
         v = np.minimum(np.maximum(res, 0.0), 1.0).reshape(y.shape)
     if use8:
         out8[r0:r1] = _levels(v, kind, g, thr, tol).transpose(1, 2, 0)
