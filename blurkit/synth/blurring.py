@@ -30,7 +30,20 @@ def blur_item(
     item: Item, out: Path, config: DegradeConfig, form: PairFormat, device: str, max_pixels: int = MAX_PIXELS
 ) -> dict[str, Any]:
     """Make and write the pair of ``item``; returns its manifest row."""
-    sharp8, source_id, sharp_png = read_source(item.source, max_pixels)
+    return blur_loaded(item, load_item(item, max_pixels), out, config, form, device)
+
+
+def load_item(item: Item, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, dict[str, Any], bytes | None]:
+    """The first step of :func:`blur_item`: read the item's source (:func:`read_source`)."""
+    return read_source(item.source, max_pixels)
+
+
+def blur_loaded(
+    item: Item, loaded: tuple[np.ndarray, dict[str, Any], bytes | None], out: Path, config: DegradeConfig,
+    form: PairFormat, device: str,
+) -> dict[str, Any]:
+    """The rest of :func:`blur_item` on its read source: draw, blur, write; returns the row."""
+    sharp8, source_id, sharp_png = loaded
     deg = sample_degradation(item.seed, config)  # what blur_image does, with a size check in between
     check_kernel_fits(item.source, sharp8.shape, deg.kernel.shape[0])
     blurred = degrade_source8(sharp8, deg, device)
@@ -151,4 +164,4 @@ def _write_batched_item(
     return write_pair(out, item, form, img, yi, kernel, record, sharp_png)
 
 
-__all__ = ["blur_batched", "blur_item", "check_kernel_fits", "degrade_source8"]
+__all__ = ["blur_batched", "blur_item", "blur_loaded", "check_kernel_fits", "degrade_source8", "load_item"]

@@ -76,7 +76,10 @@ class Job:
     ``fn`` makes the pair of one item (writing its files) and returns its manifest row; it must be
     picklable for worker processes (see :func:`bind_item`). ``kernel``: pairs have a kernel file.
     ``local_iter``, when given, makes a whole list of items in this process instead (the batched
-    CUDA path). ``desc`` labels the progress bar.
+    CUDA path). ``desc`` labels the progress bar. ``stages``, when given, is ``fn`` in two steps,
+    ``load(item)`` (reading the source) and ``finish(item, loaded)`` (the rest): a single-process
+    run reads on its main thread, where the C decoders' messages are silenced, while other threads
+    blur and write the pairs already read.
     """
 
     out: Path
@@ -86,6 +89,7 @@ class Job:
     kernel: bool = True
     desc: str = "blurkit"
     local_iter: Callable[[Sequence[Item]], Iterable[Result]] | None = None
+    stages: tuple[Callable[[Item], Any], Callable[[Item, Any], dict[str, Any]]] | None = None
 
 
 def bind_item(fn: Callable[..., dict[str, Any]], *args: Any) -> Callable[[Item], dict[str, Any]]:

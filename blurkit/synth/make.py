@@ -18,7 +18,7 @@ from typing import Any
 
 from blurkit import __version__
 from blurkit.ops.degrade import DegradeConfig, resolve_config
-from blurkit.synth.blurring import blur_batched, blur_item
+from blurkit.synth.blurring import blur_batched, blur_item, blur_loaded, load_item
 from blurkit.synth.items import check_seed, plan_items
 from blurkit.synth.job import Job, MakeResult, bind_item
 from blurkit.synth.options import JobOptions
@@ -96,6 +96,10 @@ def make_dataset(
             kernel=True,
             desc="blurkit make",
             local_iter=local_iter,
+            stages=(
+                functools.partial(load_item, max_pixels=opts.max_pixels),
+                functools.partial(blur_loaded, out=out_p, config=config, form=form, device="cpu"),
+            ),
         ),
         opts,
     )

@@ -123,7 +123,7 @@ def execute(todo: Sequence[Item], job: Job, options: JobOptions, workers: int) -
         if job.local_iter is not None:
             results: Iterable[Result] = job.local_iter(todo)
         elif options.backend == "local" and workers == 1:
-            results = (safe_call(job.fn, it) for it in todo)
+            results = in_threads(todo, job, min(ITEM_THREADS, available_cores()))
         else:
             results = _in_parallel(todo, job.fn, workers, options)
         for res in results:
@@ -131,6 +131,50 @@ def execute(todo: Sequence[Item], job: Job, options: JobOptions, workers: int) -
             yield res
     finally:
         bar.close()
+
+
+#: Pairs one process makes at a time: while one pair's PNG is encoded (one core) the next is read
+#: and blurred, so a single-process run keeps two cores busy.
+ITEM_THREADS = 2
+
+
+def in_threads(todo: Sequence[Item], job: Job, lanes: int) -> Iterator[Result]:
+    """The results of ``safe_call(job.fn, item)`` for each item, yielded as they finish.
+
+    With ``job.stages`` and ``lanes`` > 1 the sources are read here, on the calling thread (so
+    :func:`blurkit.io.quiet_stderr` can silence the decoders), and up to ``lanes`` pairs are blurred
+    and written by other threads meanwhile; a pair's bytes do not depend on which thread made it. An
+    exception that stops the run (an :class:`OutputError`, Ctrl-C) lets the pairs in progress finish
+    and starts no other. Without stages, items run one after the other.
+    """
+    if job.stages is None or lanes <= 1 or len(todo) <= 1:
+        yield from (safe_call(job.fn, it) for it in todo)
+        return
+    import functools
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    load, finish = job.stages
+    executor = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="blurkit-pair")
+    pending: set[Future[Result]] = set()
+    try:
+        for it in todo:
+            while len(pending) >= lanes:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (f.result() for f in done)
+            _, loaded, err = safe_call(load, it)
+            if err is not None:
+                yield it, None, err
+                continue
+            pending.add(executor.submit(safe_call, functools.partial(_finish_loaded, finish, loaded), it))
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from (f.result() for f in done)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _finish_loaded(finish: Callable[[Item, Any], dict[str, Any]], loaded: Any, item: Item) -> dict[str, Any]:
+    return finish(item, loaded)
 
 
 def _in_parallel(
@@ -167,4 +211,13 @@ def _in_parallel(
             client.close()
 
 
-__all__ = ["available_cores", "effective_workers", "execute", "quiet_decoder_warnings", "run_chunk", "safe_call"]
+__all__ = [
+    "ITEM_THREADS",
+    "available_cores",
+    "effective_workers",
+    "execute",
+    "in_threads",
+    "quiet_decoder_warnings",
+    "run_chunk",
+    "safe_call",
+]

@@ -110,3 +110,65 @@ def test_make_on_the_cpu_never_imports_torch(tmp_path, preset):
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert len(read_manifest(tmp_path / "out")) == 1
+
+
+def _items(n: int):
+    from blurkit.synth.job import Item
+
+    return [Item(source=Path(f"s{i}.png"), rel=f"s{i}.png", variant=0, key=f"s{i}", name=f"s{i}", seed=i) for i in range(n)]
+
+
+def _job(load, finish):
+    from blurkit.synth.job import Job
+
+    def whole(item):
+        return finish(item, load(item))
+
+    return Job(out=Path("."), items=[], settings={}, fn=whole, stages=(load, finish))
+
+
+def test_threaded_items_read_on_the_calling_thread_and_fail_alone():
+    import threading
+
+    from blurkit.synth.workers import in_threads
+
+    caller = threading.current_thread()
+    readers, writers = set(), set()
+
+    def load(item):
+        readers.add(threading.current_thread())
+        if item.key == "s2":
+            raise ValueError(f"{item.source}: cannot decode")
+        return item.seed * 10
+
+    def finish(item, loaded):
+        writers.add(threading.current_thread())
+        return {"key": item.key, "value": loaded}
+
+    results = list(in_threads(_items(6), _job(load, finish), lanes=2))
+    assert readers == {caller} and caller not in writers
+    rows = {it.key: row for it, row, err in results if err is None}
+    errors = {it.key: err for it, row, err in results if err is not None}
+    assert rows == {f"s{i}": {"key": f"s{i}", "value": i * 10} for i in (0, 1, 3, 4, 5)}
+    assert errors == {"s2": "s2.png: cannot decode"}
+
+
+def test_an_output_error_stops_threaded_items_and_starts_no_other():
+    import threading
+
+    from blurkit.synth.job import OutputError
+    from blurkit.synth.workers import in_threads
+
+    started = []
+    lock = threading.Lock()
+
+    def finish(item, loaded):
+        with lock:
+            started.append(item.key)
+        if item.key == "s3":
+            raise OutputError("disk full")
+        return {"key": item.key}
+
+    with pytest.raises(OutputError, match="disk full"):
+        list(in_threads(_items(20), _job(lambda it: None, finish), lanes=2))
+    assert "s3" in started and len(started) <= 3 + 1 + 2  # s0..s3, at most the lanes' worth after it
