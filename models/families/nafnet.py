@@ -54,6 +54,7 @@ FAMILY = register_family(
         size_multiple=SIZE_MULTIPLE,
         configs={
             "nafnet_cpu.toml": "small NAFNet on the video preset, CPU budget (the sim-to-real study's network)",
+            "nafnet_gpu.toml": "the same recipe, twice the width, for minutes on one GPU",
         },
     )
 )
