@@ -148,13 +148,14 @@ def test_disk_full_stops_cleanly_and_resume_finishes(sharp_folder, tmp_path, mon
     files = [p for p in out.rglob("*") if p.is_file()]
     assert not [p for p in files if p.name.endswith(".tmp")]
     metas = {p.relative_to(out / "meta").with_suffix("").as_posix() for p in (out / "meta").rglob("*.json")}
-    assert len(metas) == 2
-    for p in files:  # every pair file belongs to a complete pair: the failed pair left nothing behind
+    # 9 files fit: two complete pairs one after the other, one or two when two threads write pairs at once
+    assert 1 <= len(metas) <= 2
+    for p in files:  # every pair file belongs to a complete pair: the failed pairs left nothing behind
         rel = p.relative_to(out)
         if rel.parts[0] in ("blur", "sharp", "kernels"):
             assert Path_stem(rel) in metas, rel
     res = make_dataset(sharp_folder, out, seed=6, overrides=SMALL, resume=True, progress=False)
-    assert res.ok and res.skipped == 2 and res.written == 3
+    assert res.ok and res.skipped == len(metas) and res.written == 5 - len(metas)
     assert _tree(out) == _tree(ref)
 
 
