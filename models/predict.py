@@ -155,7 +155,7 @@ PREDICT_EPILOG = """\
 shipped checkpoints (models/weights/):
   deblurgan_blurkit.pt  reduced DeblurGAN generator (3.9 MB), 50 minutes on 2 CPU cores (deblurgan_cpu.toml)
   svrnn_blurkit.pt      compact spatially variant RNN (0.2 MB), 20 minutes on 2 CPU cores (svrnn_cpu.toml)
-  nafnet_blurkit.pt     small NAFNet (0.9 MB), 13,500 steps on 2 CPU cores (nafnet_cpu.toml), synthetic video-style blur
+  nafnet_blurkit.pt     small NAFNet (0.9 MB), 16,500 steps on 2 CPU cores (nafnet_cpu.toml), synthetic video-style blur
 --ckpt also takes a training checkpoint (runs/NAME/checkpoint.pt) of any model family
 ({families}), an original DeblurGAN generator state dict, or a registered name (identity, unsharp).
 
