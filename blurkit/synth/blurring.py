@@ -1,5 +1,6 @@
-"""One sharp source → one blurred pair, written: item by item (:func:`blur_item`, the CPU path run by
-the workers) or batched on a device (:func:`blur_batched`, the CUDA path).
+"""One sharp source → one blurred pair, written: item by item (:func:`load_item` then
+:func:`blur_loaded`, the CPU path run by the workers) or batched on a device (:func:`blur_batched`,
+the CUDA path).
 
 Both read the source once as 8-bit RGB (the sharp target as written), draw the pair's degradation
 from its seed, refuse an image smaller than its kernel, blur and write the pair with its row. They
@@ -26,15 +27,8 @@ from blurkit.synth.sources import read_source
 from blurkit.synth.workers import safe_call
 
 
-def blur_item(
-    item: Item, out: Path, config: DegradeConfig, form: PairFormat, device: str, max_pixels: int = MAX_PIXELS
-) -> dict[str, Any]:
-    """Make and write the pair of ``item``; returns its manifest row."""
-    return blur_loaded(item, load_item(item, max_pixels), out, config, form, device)
-
-
 def load_item(item: Item, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, dict[str, Any], bytes | None]:
-    """The first step of :func:`blur_item`: read the item's source (:func:`read_source`)."""
+    """The first step of a pair: read the item's source (:func:`read_source`)."""
     return read_source(item.source, max_pixels)
 
 
@@ -42,7 +36,7 @@ def blur_loaded(
     item: Item, loaded: tuple[np.ndarray, dict[str, Any], bytes | None], out: Path, config: DegradeConfig,
     form: PairFormat, device: str,
 ) -> dict[str, Any]:
-    """The rest of :func:`blur_item` on its read source: draw, blur, write; returns the row."""
+    """The rest of a pair on its read source (:func:`load_item`): draw, blur, write; returns the row."""
     sharp8, source_id, sharp_png = loaded
     deg = sample_degradation(item.seed, config)  # what blur_image does, with a size check in between
     check_kernel_fits(item.source, sharp8.shape, deg.kernel.shape[0])
@@ -58,14 +52,13 @@ def degrade_source8(sharp8: np.ndarray, deg: Degradation, device: str) -> np.nda
     through :func:`blurkit.ops.apply_degradation` and are rounded as the encoder rounds floats. Both
     give the same bytes for the same record.
     """
-    from blurkit.io import to_uint
-
     if int(deg.record.get("chain", 1)) == 2 and str(device) == "cpu":
         from blurkit.ops.cpu_chain import degrade_image8
 
         return degrade_image8(sharp8, deg.kernel, deg.record)
     import torch
 
+    from blurkit.io import to_uint
     from blurkit.tensors import chw_to_hwc, hwc_to_chw
 
     x = hwc_to_chw(torch.from_numpy(sharp8).to(device))[None].float() / 255.0
@@ -101,19 +94,19 @@ def blur_batched(
         for start in range(0, len(items), batch):
             chunk = list(items[start : start + batch])
             groups: dict[tuple[int, ...], list[tuple[Item, np.ndarray]]] = {}
-            ids: dict[str, dict[str, Any]] = {}
+            sources: dict[str, dict[str, Any]] = {}
             for it, got, err in pool.map(read, chunk):
                 if got is None:
                     yield it, None, err
                 else:
                     groups.setdefault(got["image"].shape, []).append((it, got["image"]))
-                    ids[it.key] = got
+                    sources[it.key] = got
             for group in groups.values():
-                yield from _blur_group(group, ids, out, config, form, device, pool)
+                yield from _blur_group(group, sources, out, config, form, device, pool)
 
 
 def _blur_group(
-    group: Sequence[tuple[Item, np.ndarray]], ids: Mapping[str, Mapping[str, Any]], out: Path,
+    group: Sequence[tuple[Item, np.ndarray]], sources: Mapping[str, Mapping[str, Any]], out: Path,
     config: DegradeConfig, form: PairFormat, device: str, pool: Executor,
 ) -> Iterator[Result]:
     """Blur images of one size together on ``device``; their pairs are written by ``pool``'s threads."""
@@ -147,7 +140,8 @@ def _blur_group(
         pool.submit(
             safe_call,
             functools.partial(
-                _write_batched_item, out, form, img, yi, d.kernel, {**d.record, **ids[it.key]["id"]}, ids[it.key]["png"]
+                _write_batched_item, out, form, img, yi, d.kernel, {**d.record, **sources[it.key]["id"]},
+                sources[it.key]["png"],
             ),
             it,
         )
@@ -164,4 +158,4 @@ def _write_batched_item(
     return write_pair(out, item, form, img, yi, kernel, record, sharp_png)
 
 
-__all__ = ["blur_batched", "blur_item", "blur_loaded", "check_kernel_fits", "degrade_source8", "load_item"]
+__all__ = ["blur_batched", "blur_loaded", "check_kernel_fits", "degrade_source8", "load_item"]

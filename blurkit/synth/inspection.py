@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from blurkit.io import atomic_write_bytes
+from blurkit.io.images import swap_red_blue
 from blurkit.metrics import psnr
 from blurkit.synth.manifest import MANIFEST_FILE, read_manifest, sha256_bytes
 
@@ -113,7 +114,7 @@ def contact_sheet(
         raise ValueError(f"{root}: no decodable pair to draw")
     width = max(x.shape[1] for x in lines)
     sheet = np.concatenate([np.pad(x, ((0, 2), (0, width - x.shape[1]), (0, 0))) for x in lines], axis=0)
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(sheet[:, :, ::-1]))
+    ok, buf = cv2.imencode(".png", swap_red_blue(sheet))
     if not ok:
         raise ValueError(f"{path}: cannot encode the contact sheet")
     out = Path(path)

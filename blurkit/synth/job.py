@@ -77,7 +77,8 @@ class Job:
     picklable for worker processes (see :func:`bind_item`). ``kernel``: pairs have a kernel file.
     ``local_iter``, when given, makes a whole list of items in this process instead (the batched
     CUDA path). ``desc`` labels the progress bar. ``stages``, when given, is ``fn`` in two steps,
-    ``load(item)`` (reading the source) and ``finish(item, loaded)`` (the rest): a single-process
+    ``load(item)`` (reading the source) and ``finish(item, loaded)`` (the rest; ``fn`` is then
+    :func:`staged` of them): a single-process
     run reads on its main thread, where the C decoders' messages are silenced, while other threads
     blur and write the pairs already read.
     """
@@ -101,4 +102,17 @@ def _call_last(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], item: I
     return fn(item, *args)
 
 
-__all__ = ["LAYOUTS", "Item", "Job", "MakeResult", "OutputError", "Result", "WorkerDied", "bind_item"]
+def staged(
+    load: Callable[[Item], Any], finish: Callable[[Item, Any], dict[str, Any]]
+) -> Callable[[Item], dict[str, Any]]:
+    """``finish(item, load(item))`` as one picklable ``fn`` (the ``fn`` of a job with ``stages``)."""
+    return functools.partial(_run_stages, load, finish)
+
+
+def _run_stages(
+    load: Callable[[Item], Any], finish: Callable[[Item, Any], dict[str, Any]], item: Item
+) -> dict[str, Any]:
+    return finish(item, load(item))
+
+
+__all__ = ["LAYOUTS", "Item", "Job", "MakeResult", "OutputError", "Result", "WorkerDied", "bind_item", "staged"]

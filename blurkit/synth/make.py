@@ -18,9 +18,9 @@ from typing import Any
 
 from blurkit import __version__
 from blurkit.ops.degrade import DegradeConfig, resolve_config
-from blurkit.synth.blurring import blur_batched, blur_item, blur_loaded, load_item
+from blurkit.synth.blurring import blur_batched, blur_loaded, load_item
 from blurkit.synth.items import check_seed, plan_items
-from blurkit.synth.job import Job, MakeResult, bind_item
+from blurkit.synth.job import Job, MakeResult, staged
 from blurkit.synth.options import JobOptions
 from blurkit.synth.runner import run_job
 from blurkit.synth.sources import SourceSet, check_folders, resolve_sources
@@ -87,19 +87,20 @@ def make_dataset(
             blur_batched, out=out_p, config=config, form=form, device=device, batch=batch,
             max_pixels=opts.max_pixels,
         )
+    stages = (
+        functools.partial(load_item, max_pixels=opts.max_pixels),
+        functools.partial(blur_loaded, out=out_p, config=config, form=form, device="cpu"),
+    )
     return run_job(
         Job(
             out=out_p,
             items=plan_items(sources, seed, variants, opts.limit, layout),
             settings=run_settings(seed, preset, config, variants, opts, sources, layout),
-            fn=bind_item(blur_item, out_p, config, form, "cpu", opts.max_pixels),
+            fn=staged(*stages),
             kernel=True,
             desc="blurkit make",
             local_iter=local_iter,
-            stages=(
-                functools.partial(load_item, max_pixels=opts.max_pixels),
-                functools.partial(blur_loaded, out=out_p, config=config, form=form, device="cpu"),
-            ),
+            stages=stages,
         ),
         opts,
     )
