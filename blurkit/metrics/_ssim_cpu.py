@@ -22,19 +22,24 @@ C2 = (0.03 * PEAK) ** 2
 
 @numba.njit(nogil=True, cache=True)
 def _sum_diff_products(x, y, s, d, ss, dd):  # type: ignore[no-untyped-def]
-    """s = x + y − 255, d = x − y and their squares, in one pass (x, y uint8 or float; outputs float)."""
-    h, w, c = x.shape
-    for i in range(h):
-        for j in range(w):
-            for k in range(c):
-                a = np.float64(x[i, j, k])
-                b = np.float64(y[i, j, k])
-                sv = a + b - 255.0
-                dv = a - b
-                s[i, j, k] = sv
-                d[i, j, k] = dv
-                ss[i, j, k] = sv * sv
-                dd[i, j, k] = dv * dv
+    """s = x + y − 255, d = x − y and their squares, in one pass (x, y uint8 or float, C-contiguous;
+    outputs float, same shape). One flat loop over the elements, so that the compiler vectorises it."""
+    n = x.size
+    xf = x.reshape(n)
+    yf = y.reshape(n)
+    so = s.reshape(n)
+    do = d.reshape(n)
+    sso = ss.reshape(n)
+    ddo = dd.reshape(n)
+    for i in range(n):
+        a = np.float64(xf[i])
+        b = np.float64(yf[i])
+        sv = a + b - 255.0
+        dv = a - b
+        so[i] = sv
+        do[i] = dv
+        sso[i] = sv * sv
+        ddo[i] = dv * dv
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -150,6 +155,8 @@ def ssim_mean_hwc(
         dtype: filter arithmetic, ``np.float32`` or ``np.float64``.
     """
     r = (len(taps) - 1) // 2
+    x = np.ascontiguousarray(x)
+    y = np.ascontiguousarray(y)
     h, w, c = x.shape
     taps = taps.astype(dtype)
     per_channel = bool(np.array_equal(mix, np.eye(c)))

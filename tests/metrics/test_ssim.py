@@ -118,6 +118,15 @@ def test_batches_and_layouts(rng, image):
     assert ssim(a[0] / 255.0, b[0] / 255.0) == pytest.approx(batch[0], abs=1e-9)
 
 
+def test_strided_and_flipped_views_score_as_their_copies(rng, image):
+    a = image(rng, 64, 96)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    for view in (np.s_[:, ::2], np.s_[::-1, :, ::-1], np.s_[3:50, 7:90]):
+        va, vb = a[view], b[view]
+        assert ssim(va, vb) == ssim(np.ascontiguousarray(va), np.ascontiguousarray(vb))
+        assert ssim(va, vb) == pytest.approx(skimage_ssim(va, vb), abs=1e-6)
+
+
 def test_bad_inputs(rng, image):
     a = image(rng)
     with pytest.raises(ValueError, match=r"\(48, 64, 3\) vs \(47, 64, 3\)"):
