@@ -185,20 +185,25 @@ def positions_block(  # type: ignore[no-untyped-def]
 def _render(xs, ys, m, cx, cy, r, buf, out):  # type: ignore[no-untyped-def]
     """Rasterise the first ``m`` samples into ``out`` (k, k) float32, centred on their mean
     ``(cx, cy)``, shrunk to fit if their half-extent ``r`` needs it, normalised to sum 1 (float64
-    accumulation in ``buf``, at least k x k); returns the scale."""
+    accumulation in ``buf``, at least k x k, all zero on entry and again on return); returns the scale.
+
+    Only the rows and columns the splat reached are summed, divided and cleared: everything else is
+    an exact zero, and skipping zeros changes neither the row-major float64 sum nor any quotient, so
+    the kernel has the same bits as a pass over the whole canvas."""
     k = out.shape[0]
     room = (k - 1) / 2.0 - 1.0
     scale = 1.0 if (r <= room or r == 0.0) else room / r
     acc = buf[:k, :k]
-    acc[:, :] = 0.0
-    splat_centred(xs, ys, m, cx, cy, scale, acc)
+    r0, r1, c0, c1 = splat_centred(xs, ys, m, cx, cy, scale, acc)
     total = 0.0
-    for a in range(k):
-        for c in range(k):
+    for a in range(r0, r1 + 1):
+        for c in range(c0, c1 + 1):
             total += acc[a, c]
-    for a in range(k):
-        for c in range(k):
+    out[:, :] = 0.0
+    for a in range(r0, r1 + 1):
+        for c in range(c0, c1 + 1):
             out[a, c] = acc[a, c] / total
+            acc[a, c] = 0.0
     return scale
 
 
@@ -213,7 +218,7 @@ def kernels_block(  # type: ignore[no-untyped-def]
     ys = np.empty((2, samples))
     d = np.empty((2, 7))
     b = np.empty(2, dtype=np.int64)
-    buf = np.empty((max(k, 1), max(k, 1)))
+    buf = np.zeros((max(k, 1), max(k, 1)))
     for g in range(lo // 2, (hi + 1) // 2):
         for lane in range(_pair(seeds, g, samples, prm, exposures, xs, ys, d, b)):
             i = 2 * g + lane
@@ -241,5 +246,5 @@ def one_kernel(seed, samples, prm, exposures, size, drawn):  # type: ignore[no-u
     cx, cy, r = fit_half(xs, ys, m)
     k = size_for_radius(r) if size == 0 else size
     out = np.empty((k, k), dtype=np.float32)
-    scale = _render(xs, ys, m, cx, cy, r, np.empty((k, k)), out)
+    scale = _render(xs, ys, m, cx, cy, r, np.zeros((k, k)), out)
     return out, big, scale

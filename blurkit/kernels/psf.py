@@ -65,13 +65,14 @@ def _flush(out: np.ndarray, x0: int, y0: int, a00: float, a01: float, a10: float
 @njit(cache=True)
 def splat_centred(
     xs: np.ndarray, ys: np.ndarray, m: int, cx: float, cy: float, scale: float, out: np.ndarray
-) -> None:
+) -> tuple[int, int, int, int]:
     """Bilinearly splat the first ``m`` samples, moved so that their mean ``(cx, cy)`` lands on the
     centre of the square ``out`` and scaled about it by ``scale``; each sample carries mass ``1/m``.
 
     ``out`` is float64 and is accumulated into (zero it first). Consecutive samples of a trajectory
     mostly fall in the same pixel cell, so the four weights are summed in registers while the cell
-    stays the same and added to ``out`` when it changes.
+    stays the same and added to ``out`` when it changes. Returns the rows and columns that received
+    mass, ``(row0, row1, col0, col1)`` inclusive (nothing outside them was touched).
     """
     k = out.shape[0]
     c = (k - 1) / 2.0
@@ -82,6 +83,10 @@ def splat_centred(
     a01 = 0.0
     a10 = 0.0
     a11 = 0.0
+    lo_x = k
+    hi_x = -1
+    lo_y = k
+    hi_y = -1
     for t in range(m):
         x = c + (xs[t] - cx) * scale
         y = c + (ys[t] - cy) * scale
@@ -92,6 +97,10 @@ def splat_centred(
                 _flush(out, cur_x, cur_y, a00, a01, a10, a11, w)
             cur_x = x0
             cur_y = y0
+            lo_x = min(lo_x, x0)
+            hi_x = max(hi_x, x0)
+            lo_y = min(lo_y, y0)
+            hi_y = max(hi_y, y0)
             a00 = 0.0
             a01 = 0.0
             a10 = 0.0
@@ -104,6 +113,7 @@ def splat_centred(
         a11 += fx * fy
     if cur_x >= 0:
         _flush(out, cur_x, cur_y, a00, a01, a10, a11, w)
+    return lo_y, min(hi_y + 1, k - 1), lo_x, min(hi_x + 1, k - 1)
 
 
 def exposure_samples(n_samples: int, exposure: float) -> int:

@@ -9,7 +9,7 @@ from blurkit.kernels import (
     rasterize,
     stack_kernels,
 )
-from blurkit.kernels.psf import kernel_support, pad_kernel
+from blurkit.kernels.psf import fit_scale, kernel_support, pad_kernel, splat_centred
 
 
 def test_rasterize_multiple_exposures_are_cumulative_and_centred():
@@ -159,3 +159,37 @@ def test_bank_errors(tmp_path):
     (tmp_path / "k.txt").write_text("1 2 3")
     with pytest.raises(ValueError, match="unsupported"):
         load_kernel_bank(tmp_path / "k.txt")
+
+
+def _render_whole_canvas(xs, ys, m, cx, cy, r, k):
+    """The raster as a pass over every pixel: splat, row-major float64 sum, divide everything."""
+    acc = np.zeros((k, k))
+    splat_centred(xs, ys, m, cx, cy, fit_scale(r, k), acc)
+    total = 0.0
+    for v in acc.ravel():
+        total += v
+    return (acc / total).astype(np.float32)
+
+
+@pytest.mark.parametrize("k", [9, 31, 65])
+def test_render_touches_only_the_splat_yet_matches_a_whole_canvas_pass(k):
+    from blurkit.kernels import _shake
+    from blurkit.kernels.psf import fit_half
+
+    rng = np.random.default_rng(k)
+    buf = np.zeros((k, k))
+    for trial in range(6):
+        t = np.cumsum(rng.normal(size=(400, 2)) * rng.uniform(0.05, 0.8), axis=0)
+        xs, ys = t[:, 0].copy(), t[:, 1].copy()
+        m = int(rng.integers(2, 401))
+        cx, cy, r = fit_half(xs, ys, m)
+        out = np.full((k, k), np.nan, dtype=np.float32)
+        _shake._render(xs, ys, m, cx, cy, r, buf, out)
+        expected = _render_whole_canvas(xs, ys, m, cx, cy, r, k)
+        assert np.array_equal(out.view(np.uint32), expected.view(np.uint32)), trial
+        assert not buf.any(), "the accumulation buffer must be left all zero for the next kernel"
+        r0, r1, c0, c1 = splat_centred(xs, ys, m, cx, cy, fit_scale(r, k), buf)
+        rows, cols = np.nonzero(buf)
+        assert 0 <= r0 <= rows.min() and rows.max() <= r1 < k, "every row with mass is inside the box"
+        assert 0 <= c0 <= cols.min() and cols.max() <= c1 < k, "every column with mass is inside the box"
+        buf[:] = 0.0
