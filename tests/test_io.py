@@ -161,3 +161,21 @@ def test_png_level_changes_size_and_never_pixels(tmp_path):
     for bad in (-1, 10, 2.0, True):
         with pytest.raises(ValueError, match="png_level"):
             encode_image(img, ".png", png_level=bad)
+
+
+def test_png_modes_write_the_same_pixels():
+    import cv2
+    import pytest
+
+    from blurkit.io import PNG_MODES, png_params
+
+    rng = np.random.default_rng(4)
+    img = np.clip(np.linspace(0, 200, 64)[None, :, None] + rng.normal(0, 6, (48, 64, 3)), 0, 255).astype(np.uint8)
+    encoded = {(m, lv): encode_image(img, ".png", png_level=lv, png_mode=m) for m in PNG_MODES for lv in (0, 1, 9)}
+    for b in encoded.values():
+        assert np.array_equal(cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_UNCHANGED), img[:, :, ::-1])
+    assert encoded[("rle", 1)] != encoded[("zlib", 1)]
+    assert len(encoded[("rle", 0)]) > len(encoded[("rle", 1)])
+    assert cv2.IMWRITE_PNG_STRATEGY_RLE in png_params(1, "rle") and cv2.IMWRITE_PNG_STRATEGY not in png_params(1, "zlib")
+    with pytest.raises(ValueError, match="png_mode: expected one of rle, zlib, got 'RLE'"):
+        encode_image(img, ".png", png_mode="RLE")

@@ -34,6 +34,10 @@ JOB_FLAGS: dict[str, tuple[Any, Any]] = {
         Annotated[int, typer.Option("--png-level", help="PNG compression 0 (fastest, largest) to 9 (smallest); same pixels.")],
         _DEFAULT.png_level,
     ),
+    "png_mode": (
+        Annotated[str, typer.Option("--png-mode", help="PNG rows: rle (Paeth filter, run-length; fastest) or zlib (libpng filters, zlib at --png-level; earlier versions' files); same pixels.")],
+        _DEFAULT.png_mode,
+    ),
     "resume": (Annotated[bool, typer.Option("--resume", help="Finish an interrupted run (same settings).")], False),
     "overwrite": (Annotated[bool, typer.Option("--overwrite", help="Replace existing pairs of this job.")], False),
     "limit": (Annotated[int | None, typer.Option(help="Make at most N pairs.")], _DEFAULT.limit),

@@ -7,7 +7,9 @@ and applies the EXIF orientation. Paths may contain spaces and non-ASCII charact
 ``write_image`` encodes in memory and writes atomically (:mod:`blurkit.io.atomic`), so a killed
 process never leaves a half-written image. PNG files are written at compression level
 :data:`PNG_LEVEL` unless told otherwise: the level changes the size of the file and the time to
-write it, never the decoded pixels.
+write it, never the decoded pixels. The PNG mode (:data:`PNG_MODE`) picks how the rows are
+compressed: ``"rle"`` (the Paeth filter on every row, then run-length matching) or ``"zlib"``
+(libpng's per-row filter choice, then zlib's general matching at the level).
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ FLOAT_TOLERANCE = 1e-3
 PNG_LEVEL = 1
 #: The PNG levels accepted.
 PNG_LEVELS = range(10)
+#: How PNG rows are compressed. ``"rle"``: the Paeth filter on every row and zlib's run-length
+#: strategy (``Z_RLE``), whose matches are only runs: on 720p video frames and their blurred pairs
+#: about twice as fast to write as ``"zlib"`` at level 1 and smaller too (``docs/make.md``); the
+#: level then matters only at 0 (stored). ``"zlib"``: libpng's adaptive per-row filters and zlib's
+#: default strategy, where the level trades size for time (the files of earlier versions).
+PNG_MODES = ("rle", "zlib")
+PNG_MODE = "rle"
 
 
 _STDERR_LOCK = threading.Lock()
@@ -211,16 +220,39 @@ def check_png_level(level: int) -> int:
     return int(level)
 
 
+def check_png_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`PNG_MODES`; else a ``ValueError`` naming them."""
+    if mode not in PNG_MODES:
+        raise ValueError(f"png_mode: expected one of {', '.join(PNG_MODES)}, got {mode!r}")
+    return str(mode)
+
+
+def png_params(level: int = PNG_LEVEL, mode: str = PNG_MODE) -> list[int]:
+    """OpenCV ``imencode`` parameters of a PNG at ``level`` in ``mode`` (see :data:`PNG_MODES`).
+
+    OpenCV builds without a PNG filter flag (before 4.10) keep libpng's filter choice in ``rle``
+    mode: the same pixels, files a little slower to write."""
+    params = [cv2.IMWRITE_PNG_COMPRESSION, check_png_level(level)]
+    if check_png_mode(mode) == "rle":
+        params += [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+        flag, paeth = getattr(cv2, "IMWRITE_PNG_FILTER", None), getattr(cv2, "IMWRITE_PNG_FILTER_PAETH", None)
+        if flag is not None and paeth is not None:
+            params += [flag, paeth]
+    return params
+
+
 def encode_image(
-    img: np.ndarray, suffix: str, quality: int = 95, bits: int = 8, png_level: int = PNG_LEVEL
+    img: np.ndarray, suffix: str, quality: int = 95, bits: int = 8, png_level: int = PNG_LEVEL,
+    png_mode: str = PNG_MODE,
 ) -> bytes:
     """Encode float [0, 1] or integer RGB (H, W, 3) / gray (H, W) to bytes of the format of ``suffix``.
 
-    ``quality`` applies to JPEG and WebP, ``png_level`` (zlib level 0..9) to PNG; neither changes
-    the decoded pixels of a lossless format, only the size of the file and the time to write it.
+    ``quality`` applies to JPEG and WebP, ``png_level`` (zlib level 0..9) and ``png_mode``
+    (:data:`PNG_MODES`) to PNG; none of them changes the decoded pixels of a lossless format, only
+    the size of the file and the time to write it.
 
     >>> a = np.zeros((8, 8, 3), np.uint8)
-    >>> len(encode_image(a, ".png", png_level=0)) > len(encode_image(a, ".png", png_level=9))
+    >>> len(encode_image(a, ".png", png_level=0)) > len(encode_image(a, ".png", png_level=9, png_mode="zlib"))
     True
     """
     suffix = suffix.lower()
@@ -228,7 +260,7 @@ def encode_image(
         raise ValueError(f"format: unsupported image suffix {suffix!r} (use one of {', '.join(IMAGE_SUFFIXES)})")
     if not 1 <= quality <= 100:
         raise ValueError(f"quality: must be in 1..100, got {quality}")
-    check_png_level(png_level)
+    params = png_params(png_level, png_mode)
     arr = np.asarray(img)
     if arr.dtype.kind == "f":
         if bits == 16 and suffix not in (".png", ".tif", ".tiff"):
@@ -236,13 +268,12 @@ def encode_image(
         arr = to_uint(arr, bits)
     if arr.ndim == 3:
         arr = swap_red_blue(arr)  # RGB -> BGR for OpenCV
-    params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     elif suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-    elif suffix == ".png":
-        params = [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)]
+    elif suffix != ".png":
+        params = []
     ok, buf = cv2.imencode(suffix, np.ascontiguousarray(arr), params)
     if not ok:
         raise ValueError(f"cannot encode image as {suffix}")
@@ -250,9 +281,10 @@ def encode_image(
 
 
 def write_image(
-    path: str | os.PathLike[str], img: np.ndarray, quality: int = 95, bits: int = 8, png_level: int = PNG_LEVEL
+    path: str | os.PathLike[str], img: np.ndarray, quality: int = 95, bits: int = 8, png_level: int = PNG_LEVEL,
+    png_mode: str = PNG_MODE,
 ) -> None:
     """Encode ``img`` (float RGB in [0, 1] or integer) by the suffix of ``path`` and write it atomically."""
     p = Path(path)
-    atomic_write_bytes(p, encode_image(img, p.suffix, quality=quality, bits=bits, png_level=png_level))
+    atomic_write_bytes(p, encode_image(img, p.suffix, quality=quality, bits=bits, png_level=png_level, png_mode=png_mode))
 

@@ -82,7 +82,7 @@ def _records(drawn: np.ndarray, bigs: np.ndarray, scales: np.ndarray) -> list[di
     """``_record`` of every row, built from Python lists (the per-row NumPy scalar conversions cost
     more than the kernels themselves at tens of thousands of kernels)."""
     return [
-        {**dict(zip(DRAWN_FIELDS, d)), "big_shakes": b, "scale": sc}
+        {**dict(zip(DRAWN_FIELDS, d, strict=True)), "big_shakes": b, "scale": sc}
         for d, b, sc in zip(drawn.tolist(), bigs.tolist(), scales.tolist(), strict=True)
     ]
 

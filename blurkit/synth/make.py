@@ -126,7 +126,7 @@ def run_settings(
     """What ``blurkit.json`` records; ``resume`` and ``merge`` refuse a run whose settings differ.
 
     ``sources`` (count and hash of the source names), ``layout`` (only when not ``default``) and
-    ``png_level`` (only when not the level of earlier versions, see :meth:`JobOptions.settings`) were
+    ``png_level`` and ``png_mode`` (only when not those of earlier versions, see :meth:`JobOptions.settings`) were
     added later; folders written before lack them and stay readable.
     """
     settings: dict[str, Any] = {

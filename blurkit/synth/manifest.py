@@ -46,8 +46,12 @@ ERRORS_FILE = "errors.csv"
 #: The PNG level of folders written before the level was recorded: ``blurkit.json`` records
 #: ``png_level`` only when a PNG run uses another, so those folders resume as before.
 LEGACY_PNG_LEVEL = 3
+#: The PNG mode of folders written before the mode was recorded (``png_mode`` is recorded when not this).
+LEGACY_PNG_MODE = "zlib"
 #: Settings that earlier versions did not record, and the value they had then (``None``: unknown).
-UNRECORDED: dict[str, Any] = {"sources": None, "layout": "default", "png_level": LEGACY_PNG_LEVEL}
+UNRECORDED: dict[str, Any] = {
+    "sources": None, "layout": "default", "png_level": LEGACY_PNG_LEVEL, "png_mode": LEGACY_PNG_MODE,
+}
 
 #: Columns that come first in manifest.csv (drawn values follow, sorted).
 LEAD_COLUMNS = [
@@ -105,7 +109,7 @@ def settings_differ(previous: Mapping[str, Any], settings: Mapping[str, Any]) ->
 
 
 #: Settings a user can set back to a folder's own to resume it: the flag that sets each.
-_RESUME_FLAGS = {"png_level": "--png-level {}", "config.chain": "--set chain={}"}
+_RESUME_FLAGS = {"png_level": "--png-level {}", "png_mode": "--png-mode {}", "config.chain": "--set chain={}"}
 
 
 def explain_changes(previous: Mapping[str, Any], settings: Mapping[str, Any], changed: list[str]) -> str:

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from blurkit.io import PNG_LEVEL, check_png_level
-from blurkit.synth.manifest import LEGACY_PNG_LEVEL
+from blurkit.io import PNG_LEVEL, PNG_MODE, check_png_level, check_png_mode
+from blurkit.synth.manifest import LEGACY_PNG_LEVEL, LEGACY_PNG_MODE
 from blurkit.synth.outputs import PairFormat
 from blurkit.synth.shards import parse_shard
 
@@ -42,6 +42,9 @@ class JobOptions:
         quality: quality of ``jpg``/``webp`` outputs (1..100).
         png_level: zlib compression level of ``png`` outputs (0..9): file size against writing
             time, the pixels are the same (see ``docs/make.md``).
+        png_mode: how ``png`` rows are compressed, ``rle`` (Paeth filter, run-length matching: the
+            fastest to write and small) or ``zlib`` (libpng's filters, zlib's matching at
+            ``png_level``: the files of earlier versions); the pixels are the same.
         resume: skip complete pairs of an earlier run with the same settings, redo partial ones.
         overwrite: replace existing pairs of the job (never touches other files).
         limit: make at most this many pairs (the first ones in sorted order, before sharding).
@@ -59,6 +62,7 @@ class JobOptions:
     fmt: str = "png"
     quality: int = 95
     png_level: int = PNG_LEVEL
+    png_mode: str = PNG_MODE
     resume: bool = False
     overwrite: bool = False
     limit: int | None = None
@@ -77,6 +81,7 @@ class JobOptions:
         if not 1 <= self.quality <= 100:
             raise ValueError(f"quality: must be in 1..100, got {self.quality}")
         check_png_level(self.png_level)
+        check_png_mode(self.png_mode)
         if not 1 <= self.workers <= MAX_WORKERS:
             raise ValueError(f"workers: must be in 1..{MAX_WORKERS}, got {self.workers}")
         if self.max_pixels < 0:
@@ -98,7 +103,7 @@ class JobOptions:
     @property
     def pair_format(self) -> PairFormat:
         """How the pairs' images are encoded (what worker processes need of these options)."""
-        return PairFormat(self.fmt, self.quality, self.png_level)
+        return PairFormat(self.fmt, self.quality, self.png_level, self.png_mode)
 
     @classmethod
     def build(cls, options: JobOptions | None = None, **changes: Any) -> JobOptions:
@@ -117,6 +122,8 @@ class JobOptions:
         recorded: dict[str, Any] = {"format": self.fmt, "quality": self.quality}
         if self.fmt == "png" and self.png_level != LEGACY_PNG_LEVEL:
             recorded["png_level"] = self.png_level
+        if self.fmt == "png" and self.png_mode != LEGACY_PNG_MODE:
+            recorded["png_mode"] = self.png_mode
         return recorded
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from blurkit.io import PNG_LEVEL, atomic_write_bytes, encode_image, temp_stem
+from blurkit.io import PNG_LEVEL, PNG_MODE, atomic_write_bytes, encode_image, temp_stem
 from blurkit.synth.job import Item, OutputError
 from blurkit.synth.manifest import read_json, sha256_bytes, sha256_file
 
@@ -27,15 +27,16 @@ from blurkit.synth.manifest import read_json, sha256_bytes, sha256_file
 @dataclass(frozen=True)
 class PairFormat:
     """How a pair's images are encoded: ``fmt`` (``png``, ``jpg``, ``webp``, ``tif``), the quality of
-    ``jpg``/``webp`` and the PNG compression level. Small and picklable, for worker processes."""
+    ``jpg``/``webp`` and the PNG compression level and mode. Small and picklable, for worker processes."""
 
     fmt: str = "png"
     quality: int = 95
     png_level: int = PNG_LEVEL
+    png_mode: str = PNG_MODE
 
     def encode(self, img: np.ndarray) -> bytes:
         """``img`` (float RGB in [0, 1] or 8-bit) encoded in this format."""
-        return encode_image(img, "." + self.fmt, quality=self.quality, png_level=self.png_level)
+        return encode_image(img, "." + self.fmt, quality=self.quality, png_level=self.png_level, png_mode=self.png_mode)
 
 
 def item_paths(item: Item, fmt: str, kernel: bool = True) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from blurkit.cli import app
-from blurkit.io import PNG_LEVEL, encode_image
+from blurkit.io import PNG_LEVEL, PNG_MODE, encode_image
 from blurkit.synth import JobOptions, average_frames, make_dataset, read_manifest, regenerate_blurred
 from blurkit.synth.manifest import LEGACY_PNG_LEVEL
 
@@ -53,15 +53,23 @@ def test_build_applies_changes_and_names_unknown_keywords():
 
 def test_recorded_settings_name_the_png_level_only_when_it_is_not_the_old_one():
     assert JobOptions().png_level == PNG_LEVEL
-    assert JobOptions(png_level=LEGACY_PNG_LEVEL).settings() == {"format": "png", "quality": 95}
-    assert JobOptions(png_level=1).settings() == {"format": "png", "quality": 95, "png_level": 1}
+    assert JobOptions(png_level=LEGACY_PNG_LEVEL, png_mode="zlib").settings() == {"format": "png", "quality": 95}
+    assert JobOptions(png_level=1, png_mode="zlib").settings() == {"format": "png", "quality": 95, "png_level": 1}
     assert JobOptions(fmt="jpg", png_level=1).settings() == {"format": "jpg", "quality": 95}
+
+
+def test_recorded_settings_name_the_png_mode_only_when_it_is_not_the_old_one():
+    assert JobOptions().png_mode == PNG_MODE == "rle"
+    assert JobOptions(png_level=LEGACY_PNG_LEVEL).settings() == {"format": "png", "quality": 95, "png_mode": "rle"}
+    assert JobOptions(fmt="webp").settings() == {"format": "webp", "quality": 95}
+    with pytest.raises(ValueError, match="png_mode: expected one of rle, zlib, got 'fast'"):
+        JobOptions(png_mode="fast")
 
 
 def test_png_level_changes_bytes_not_pixels_and_is_recorded(sharp_folder, tmp_path):
     a, b = tmp_path / "l3", tmp_path / "l9"
-    make_dataset(sharp_folder, a, seed=2, overrides=SMALL, progress=False, png_level=3)
-    make_dataset(sharp_folder, b, seed=2, overrides=SMALL, options=JobOptions(png_level=9, progress=False))
+    make_dataset(sharp_folder, a, seed=2, overrides=SMALL, progress=False, png_level=3, png_mode="zlib")
+    make_dataset(sharp_folder, b, seed=2, overrides=SMALL, options=JobOptions(png_level=9, png_mode="zlib", progress=False))
     assert "png_level" not in json.loads((a / "blurkit.json").read_text())
     assert json.loads((b / "blurkit.json").read_text())["png_level"] == 9
     da, db = read_manifest(a), read_manifest(b)
@@ -72,8 +80,34 @@ def test_png_level_changes_bytes_not_pixels_and_is_recorded(sharp_folder, tmp_pa
             assert np.array_equal(pa, pb), ra
     assert sum((b / r).stat().st_size for r in db["blur"]) < sum((a / r).stat().st_size for r in da["blur"])
     key = db["key"].iloc[0]
-    again = encode_image(regenerate_blurred(b, key), ".png", png_level=9)
+    again = encode_image(regenerate_blurred(b, key), ".png", png_level=9, png_mode="zlib")
     assert again == (b / db.set_index("key").loc[key, "blur"]).read_bytes()
+
+
+def test_png_mode_changes_bytes_not_pixels_and_is_recorded(sharp_folder, tmp_path):
+    a, b = tmp_path / "zlib", tmp_path / "rle"
+    make_dataset(sharp_folder, a, seed=2, overrides=SMALL, progress=False, png_mode="zlib")
+    make_dataset(sharp_folder, b, seed=2, overrides=SMALL, progress=False)
+    assert "png_mode" not in json.loads((a / "blurkit.json").read_text())
+    assert json.loads((b / "blurkit.json").read_text())["png_mode"] == "rle"
+    da, db = read_manifest(a), read_manifest(b)
+    assert da["blur_sha256"].tolist() != db["blur_sha256"].tolist()
+    for ra, rb in zip(da["blur"], db["blur"], strict=True):
+        pa, pb = cv2.imread(str(a / ra), cv2.IMREAD_UNCHANGED), cv2.imread(str(b / rb), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(pa, pb), ra
+    key = db["key"].iloc[0]
+    assert encode_image(regenerate_blurred(b, key), ".png") == (b / db.set_index("key").loc[key, "blur"]).read_bytes()
+
+
+def test_resume_of_a_folder_written_before_png_modes_names_the_flag(sharp_folder, tmp_path):
+    out = tmp_path / "pairs"
+    make_dataset(sharp_folder, out, seed=1, overrides=SMALL, progress=False, limit=2, png_mode="zlib")
+    with pytest.raises(ValueError, match='png_mode: folder "zlib", this run "rle" .*add --png-mode zlib'):
+        make_dataset(sharp_folder, out, seed=1, overrides=SMALL, progress=False, resume=True)
+    r = runner.invoke(app, ["make", "--src", str(sharp_folder), "--out", str(out), "--seed", "1", "--length", "3,8",
+                            "--resume", "--png-mode", "zlib", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert len(read_manifest(out)) == 5
 
 
 def test_resume_with_another_png_level_is_refused(sharp_folder, tmp_path):
