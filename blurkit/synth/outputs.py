@@ -202,13 +202,16 @@ def encode_pair(
 
     ``sharp_png``: the bytes of a PNG that decodes to exactly ``sharp8`` (the source file, when
     :func:`blurkit.synth.sources.read_source` allows it); a PNG pair writes them as its sharp image
-    instead of encoding the same pixels again.
+    instead of encoding the same pixels again. When ``record`` holds their ``source_sha256`` (as
+    ``read_source`` computed it from these bytes) that is the sharp image's checksum too.
     """
     p = item_paths(item, form.fmt, kernel is not None)
     blur_bytes = form.encode(blurred)
-    sharp_bytes = sharp_png if sharp_png is not None and form.fmt == "png" else form.encode(sharp8)
+    copied = sharp_png is not None and form.fmt == "png"
+    sharp_bytes = sharp_png if copied else form.encode(sharp8)
     files = [(p["blur"], blur_bytes), (p["sharp"], sharp_bytes)]
-    checksums = {"blur_sha256": sha256_bytes(blur_bytes), "sharp_sha256": sha256_bytes(sharp_bytes)}
+    known = record.get("source_sha256") if copied else None
+    checksums = {"blur_sha256": sha256_bytes(blur_bytes), "sharp_sha256": known or sha256_bytes(sharp_bytes)}
     if kernel is not None:
         buf = io.BytesIO()
         np.save(buf, np.asarray(kernel, dtype=np.float32))

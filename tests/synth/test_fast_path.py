@@ -11,6 +11,7 @@ import pytest
 
 from blurkit.io import is_plain_rgb8_png, read_image_uint8
 from blurkit.synth import make_dataset, read_manifest
+from blurkit.synth.manifest import sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,6 +70,9 @@ def test_plain_png_sources_are_written_as_the_sharp_image(tmp_path):
     # the plain PNG's bytes are copied; the others are encoded again at blurkit's level
     assert (out / rows.loc["plain.png", "sharp"]).read_bytes() == (src / "plain.png").read_bytes()
     assert rows.loc["plain.png", "sharp_sha256"] == rows.loc["plain.png", "source_sha256"]
+    for name in rows.index:  # every recorded checksum is that of the file as written
+        for side in ("blur", "sharp"):
+            assert rows.loc[name, f"{side}_sha256"] == sha256_file(out / rows.loc[name, side]), (name, side)
     for name in ("gamma.png", "deep.png"):
         assert (out / rows.loc[name, "sharp"]).read_bytes() != (src / name).read_bytes(), name
     # every sharp image decodes to the same levels, copied or not
