@@ -25,7 +25,7 @@ from models.training.config import TrainConfig
 from models.training.distributed import barrier, setup_processes, stop_everywhere, wrap_generator
 from models.training.families import Batch, ModelFamily, StepContext, get_family
 from models.training.logs import LOG_FILE, RunLog, truncate_logs
-from models.training.state import TrainState, load_checkpoint, new_state, save_checkpoint
+from models.training.state import TrainState, apply_learning_rate, load_checkpoint, new_state, save_checkpoint
 from models.training.validation import Validation, prepare_validation
 
 #: The files of a run folder written here (the logs: :mod:`models.training.logs`).
@@ -85,8 +85,12 @@ def train(
     batches = TrainBatches(config.data, root, procs)
     if resume:
         load_checkpoint(out_dir / CHECKPOINT_FILE, state, family, procs.rank)
+        old_lr = apply_learning_rate(state, config.optim.lr)
         if procs.main:
             truncate_logs(out_dir, state.step)
+            if old_lr is not None:
+                print(f"note: optim.lr is {config.optim.lr:g} (the checkpoint's was {old_lr:g}); "
+                      "the schedule continues from it", file=sys.stderr)
     amp = config.train.amp and procs.device.type == "cuda"
     generator = wrap_generator(state.generator, procs)
     ctx = StepContext(generator, state.opt_g, config.loss, state.critic, state.opt_d, perceptual, amp, procs.world)

@@ -124,6 +124,23 @@ def load_checkpoint(path: Path, state: TrainState, family: ModelFamily, rank: in
     set_rng_state(rng[rank] if isinstance(rng, list) and rank < len(rng) else rng[0])
 
 
+def apply_learning_rate(state: TrainState, lr: float) -> float | None:
+    """Make ``lr`` the base learning rate of the restored schedules (a resume under a changed
+    ``optim.lr``); the rates of the next steps follow the schedule from it. Returns the checkpoint's
+    base rate when it differed, else ``None`` (nothing changed)."""
+    old = None
+    for opt, sched in ((state.opt_g, state.sched_g), (state.opt_d, state.sched_d)):
+        if opt is None or not isinstance(sched, torch.optim.lr_scheduler.LambdaLR):
+            continue
+        if any(b != lr for b in sched.base_lrs):
+            old = float(sched.base_lrs[0])
+        sched.base_lrs = [lr for _ in sched.base_lrs]
+        for group, factor in zip(opt.param_groups, sched.lr_lambdas, strict=True):
+            group["initial_lr"] = lr
+            group["lr"] = lr * factor(sched.last_epoch)
+    return old
+
+
 def _state_dict(part: Any) -> dict[str, Any]:
     return part.state_dict() if part is not None else {}
 

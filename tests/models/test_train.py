@@ -308,3 +308,24 @@ def test_apply_overrides_parses_toml_values() -> None:
     }
     assert raw == {"optim": {"lr": 1e-4}, "loss": {"pixel": "mse"}}  # the input is not changed
     assert load_config(REPO / "models" / "configs" / "svrnn_small.toml", ["optim.lr=2e-4"]).optim.lr == 2e-4
+
+
+def test_resume_with_a_changed_learning_rate_applies_it(
+    pair_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = tiny_raw(pair_folder, steps=6, perceptual="none")
+    raw["optim"]["decay_start"] = 3
+    cfg = config_from_dict(raw)
+    part = train(cfg, tmp_path / "run", device="cpu", progress=False, stop_at=2)
+    assert [h["lr"] for h in part.history] == pytest.approx([1e-3, 1e-3])
+    capsys.readouterr()
+    raw["optim"]["lr"] = 2e-4
+    rest = train(config_from_dict(raw), tmp_path / "run", device="cpu", progress=False, resume=True)
+    assert "optim.lr is 0.0002 (the checkpoint's was 0.001)" in capsys.readouterr().err
+    # steps 3..6 run at the rates a run started with the new rate has there (linear to 0 from step 3)
+    fresh = train(config_from_dict(raw), tmp_path / "fresh", device="cpu", progress=False)
+    assert [h["lr"] for h in rest.history] == pytest.approx([h["lr"] for h in fresh.history[2:]])
+    assert [h["lr"] for h in rest.history] == pytest.approx([2e-4 * lr_factor(s, 6, 3) for s in range(3, 7)])
+    # an unchanged rate resumes silently and exactly (see test_resume_reproduces_next_steps_exactly)
+    again = train(config_from_dict(raw), tmp_path / "run", device="cpu", progress=False, resume=True)
+    assert again.finished and "optim.lr" not in capsys.readouterr().err
