@@ -13,6 +13,10 @@ import numpy as np
 
 from blurkit.ops.borders import CV2_BORDER, NUMPY_PAD_MODE
 
+#: OpenCV's border flags for padding a grid (``copyMakeBorder``), per border mode: the same values as
+#: ``np.pad`` with :data:`NUMPY_PAD_MODE`, also for pads wider than the image (``BORDER_WRAP``: periodic).
+_CV2_PAD = {"reflect": 4, "replicate": 1, "zero": 0, "circular": 3}
+
 
 def fast_fft_len(n: int, cuda: bool = False) -> int:
     """A length ``>= n`` that the FFT library transforms fast.
@@ -72,6 +76,24 @@ def _spectra(stack: np.ndarray, fh: int, fw: int, workers: int) -> np.ndarray:
     return scipy.fft.fft(rows, n=fh, axis=-2, workers=workers, overwrite_x=True)
 
 
+def pad_grid(x: np.ndarray, top: int, bottom: int, left: int, right: int, border: str) -> np.ndarray:
+    """(B, C, H, W) planes padded on the last two axes, exactly as ``np.pad`` pads them with
+    ``NUMPY_PAD_MODE[border]``; float32/float64 planes go through OpenCV's ``copyMakeBorder``, one
+    plane at a time (about half the time of ``np.pad`` on a 720p image)."""
+    if x.dtype not in (np.float32, np.float64) or x.ndim != 4 or min(x.shape[-2:]) == 0:
+        widths = ((0, 0),) * (x.ndim - 2) + ((top, bottom), (left, right))
+        return np.pad(x, widths, mode=NUMPY_PAD_MODE[border])
+    import cv2
+
+    batch, channels, height, width = x.shape
+    out = np.empty((batch, channels, height + top + bottom, width + left + right), dtype=x.dtype)
+    flag = _CV2_PAD[border]
+    for b in range(batch):
+        for c in range(channels):
+            cv2.copyMakeBorder(np.ascontiguousarray(x[b, c]), top, bottom, left, right, flag, dst=out[b, c], value=0)
+    return out
+
+
 def fft_planes(x: np.ndarray, stack: np.ndarray, border: str, chunk_bytes: int, workers: int) -> np.ndarray:
     """FFT convolution of (B, C, H, W) planes with (B, k, k) or shared (1, k, k) kernels, chunked
     over whole samples to bound the memory of the spectra; no periodic wrap (``k // 2 <= H, W``)."""
@@ -84,12 +106,11 @@ def fft_planes(x: np.ndarray, stack: np.ndarray, border: str, chunk_bytes: int, 
     spec_k = _spectra(stack, fh, fw, workers)[:, None]
     per_sample = (2 * channels + 1) * fh * (fw // 2 + 1) * 2 * x.itemsize
     chunk = max(1, chunk_bytes // per_sample)
-    widths = ((0, 0), (0, 0), (pad, fh - height - pad), (pad, fw - width - pad))
 
     def run(start: int, stop: int) -> np.ndarray:
         # Pad by `pad` and fill the rest of the grid in one pass; rows and columns past the padded
         # image are never read by the kept outputs.
-        grid = np.pad(x[start:stop], widths, mode=NUMPY_PAD_MODE[border])
+        grid = pad_grid(x[start:stop], pad, fh - height - pad, pad, fw - width - pad, border)
         spec = scipy.fft.rfft2(grid, workers=workers, overwrite_x=True)
         spec *= spec_k if spec_k.shape[0] == 1 else spec_k[start:stop]
         cols = scipy.fft.ifft(spec, axis=-2, workers=workers, overwrite_x=True)

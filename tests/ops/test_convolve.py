@@ -346,3 +346,22 @@ def test_cuda_large_batch_is_chunked_and_correct(rng: np.random.Generator, monke
     got = convolve(images, kernels, "reflect", "fft")
     expected = reference(images.double().cpu().numpy(), kernels.double().cpu().numpy(), "reflect")
     np.testing.assert_allclose(got.double().cpu().numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("border", ["reflect", "replicate", "zero", "circular"])
+def test_grid_padding_is_numpys_for_every_border_and_size(border):
+    from blurkit.ops._blur_np import pad_grid
+    from blurkit.ops.borders import NUMPY_PAD_MODE
+
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        h, w = (int(v) for v in rng.integers(1, 24, 2))
+        top, left = int(rng.integers(0, h + 1)), int(rng.integers(0, w + 1))
+        bottom, right = int(rng.integers(0, 2 * h + 3)), int(rng.integers(0, 2 * w + 3))
+        for dtype in (np.float32, np.float64):
+            x = rng.random((2, 3, h, w)).astype(dtype)
+            expected = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode=NUMPY_PAD_MODE[border])
+            got = pad_grid(x, top, bottom, left, right, border)
+            assert got.dtype == dtype and np.array_equal(got, expected), (h, w, top, bottom, left, right)
+    view = rng.random((1, 3, 9, 12), dtype=np.float32)[:, :, ::2, 1:]
+    assert np.array_equal(pad_grid(view, 2, 3, 1, 4, border), np.pad(view, ((0, 0), (0, 0), (2, 3), (1, 4)), mode=NUMPY_PAD_MODE[border]))
