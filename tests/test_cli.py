@@ -74,3 +74,26 @@ def test_parse_overrides():
         "length": (10.0, 40.0), "shot": 0, "jpeg_quality": (50, 90), "response": "srgb", "kernel_size": None,
     }
     assert np.isclose(parse_overrides(["anxiety=0.005"])["anxiety"], 0.005)
+
+
+def test_the_cli_needs_no_click_package_beside_typer():
+    """typer >= 0.2x runs on its own copy of click; the command line must not need the package."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    block = "import sys; sys.modules['click'] = None; "
+    if subprocess.run([sys.executable, "-c", block + "import typer"], capture_output=True).returncode:
+        pytest.skip("this typer itself needs the click package")
+    r = subprocess.run(
+        [sys.executable, "-c", block + "from blurkit.cli import main; sys.argv = ['blurkit', 'presets']; main()"],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "realistic" in r.stdout
+    bad = subprocess.run(
+        [sys.executable, "-c", block + "from blurkit.cli import main; sys.argv = ['blurkit', 'make', '--nope']; main()"],
+        capture_output=True, text=True,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
 
-import click
 import typer
 
 app = typer.Typer(
@@ -26,6 +25,26 @@ app = typer.Typer(
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _cli_exceptions() -> tuple[type[BaseException], ...]:
+    """What the command-line framework raises to end a command (let through :func:`guard`): typer's
+    exit and abort, the exceptions of the ``click`` it runs on (its own copy in typer >= 0.2x, the
+    ``click`` package before), and ``SystemExit``. ``click`` is not a dependency of its own."""
+    found: list[type[BaseException]] = [typer.Exit, typer.Abort, SystemExit]
+    own = getattr(typer, "TyperException", None)
+    if isinstance(own, type) and issubclass(own, BaseException):
+        found.append(own)
+    try:
+        import click
+    except ImportError:
+        pass
+    else:
+        found += [click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort]
+    return tuple(found)
+
+
+_CLI_EXCEPTIONS = _cli_exceptions()
 
 
 def clean(text: object) -> str:
@@ -65,7 +84,7 @@ def guard(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort, SystemExit):
+        except _CLI_EXCEPTIONS:
             raise
         except KeyboardInterrupt:
             fail("interrupted; files written so far are complete (run again with --resume to finish)", 130)
