@@ -42,7 +42,7 @@ from benchmarks._common import markdown_table
 from blurkit.io import png_params
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gopro_frames"
-OPENCV_PNG = (16, 1)  # cv2.IMWRITE_PNG_COMPRESSION 1: what cv2.imwrite / cv2.imencode do when told nothing
+OPENCV_PNG = tuple(png_params(1, "zlib"))  # level 1, libpng's filters: what cv2.imencode does when told nothing
 PNG_PARAMS = tuple(png_params())  # the OpenCV parameters of the PNGs blurkit.io writes by default
 
 

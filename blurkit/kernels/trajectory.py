@@ -71,7 +71,7 @@ class Trajectories:
         return [_record(d, b) for d, b in zip(self.drawn, self.big_shakes, strict=True)]
 
 
-def _record(d: np.ndarray, big: int, scale: float = 1.0) -> dict[str, float]:
+def _record(d: np.ndarray | list[float], big: int, scale: float = 1.0) -> dict[str, float]:
     rec = {name: float(v) for name, v in zip(DRAWN_FIELDS, d, strict=True)}
     rec["big_shakes"] = int(big)
     rec["scale"] = float(scale)
@@ -79,12 +79,9 @@ def _record(d: np.ndarray, big: int, scale: float = 1.0) -> dict[str, float]:
 
 
 def _records(drawn: np.ndarray, bigs: np.ndarray, scales: np.ndarray) -> list[dict[str, float]]:
-    """``_record`` of every row, built from Python lists (the per-row NumPy scalar conversions cost
-    more than the kernels themselves at tens of thousands of kernels)."""
-    return [
-        {**dict(zip(DRAWN_FIELDS, d, strict=True)), "big_shakes": b, "scale": sc}
-        for d, b, sc in zip(drawn.tolist(), bigs.tolist(), scales.tolist(), strict=True)
-    ]
+    """``_record`` of every row, fed Python lists (indexing the arrays row by row, with its NumPy
+    scalars, costs more than the kernels themselves at tens of thousands of kernels)."""
+    return [_record(d, b, sc) for d, b, sc in zip(drawn.tolist(), bigs.tolist(), scales.tolist(), strict=True)]
 
 
 def sample_trajectories(

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blurkit.ops.borders import CV2_BORDER, NUMPY_PAD_MODE
-
-#: OpenCV's border flags for padding a grid (``copyMakeBorder``), per border mode: the same values as
-#: ``np.pad`` with :data:`NUMPY_PAD_MODE`, also for pads wider than the image (``BORDER_WRAP``: periodic).
-_CV2_PAD = {"reflect": 4, "replicate": 1, "zero": 0, "circular": 3}
+from blurkit.ops.borders import CV2_BORDER, CV2_PAD_BORDER, NUMPY_PAD_MODE
 
 
 def fast_fft_len(n: int, cuda: bool = False) -> int:
@@ -87,7 +83,7 @@ def pad_grid(x: np.ndarray, top: int, bottom: int, left: int, right: int, border
 
     batch, channels, height, width = x.shape
     out = np.empty((batch, channels, height + top + bottom, width + left + right), dtype=x.dtype)
-    flag = _CV2_PAD[border]
+    flag = CV2_PAD_BORDER[border]
     for b in range(batch):
         for c in range(channels):
             cv2.copyMakeBorder(np.ascontiguousarray(x[b, c]), top, bottom, left, right, flag, dst=out[b, c], value=0)

@@ -29,6 +29,9 @@ TORCH_PAD_MODE = {"reflect": "reflect", "replicate": "replicate", "zero": "const
 #: OpenCV's border flags (``cv2.BORDER_REFLECT_101`` = 4, ``BORDER_REPLICATE`` = 1,
 #: ``BORDER_CONSTANT`` = 0); OpenCV's filters have no periodic mode.
 CV2_BORDER = {"reflect": 4, "replicate": 1, "zero": 0}
+#: The same for padding with ``cv2.copyMakeBorder``, which also pads periodically (``BORDER_WRAP`` = 3):
+#: the values of ``np.pad`` with :data:`NUMPY_PAD_MODE` in every mode, also for pads wider than the image.
+CV2_PAD_BORDER = {**CV2_BORDER, "circular": 3}
 
 
 def check_border(border: object) -> str:

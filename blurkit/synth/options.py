@@ -120,10 +120,11 @@ class JobOptions:
     def settings(self) -> dict[str, Any]:
         """What ``blurkit.json`` records of these options; ``resume`` and ``merge`` compare it."""
         recorded: dict[str, Any] = {"format": self.fmt, "quality": self.quality}
-        if self.fmt == "png" and self.png_level != LEGACY_PNG_LEVEL:
-            recorded["png_level"] = self.png_level
-        if self.fmt == "png" and self.png_mode != LEGACY_PNG_MODE:
-            recorded["png_mode"] = self.png_mode
+        if self.fmt == "png":
+            if self.png_level != LEGACY_PNG_LEVEL:
+                recorded["png_level"] = self.png_level
+            if self.png_mode != LEGACY_PNG_MODE:
+                recorded["png_mode"] = self.png_mode
         return recorded
 
 

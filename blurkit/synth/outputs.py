@@ -207,10 +207,10 @@ def encode_pair(
     """
     p = item_paths(item, form.fmt, kernel is not None)
     blur_bytes = form.encode(blurred)
-    copied = sharp_png is not None and form.fmt == "png"
-    sharp_bytes = sharp_png if sharp_png is not None and copied else form.encode(sharp8)
+    copied = sharp_png if form.fmt == "png" else None
+    sharp_bytes = copied if copied is not None else form.encode(sharp8)
     files = [(p["blur"], blur_bytes), (p["sharp"], sharp_bytes)]
-    known = record.get("source_sha256") if copied else None
+    known = record.get("source_sha256") if copied is not None else None
     checksums = {"blur_sha256": sha256_bytes(blur_bytes), "sharp_sha256": known or sha256_bytes(sharp_bytes)}
     if kernel is not None:
         buf = io.BytesIO()
