@@ -15,6 +15,14 @@ beside ``identity`` (the blurred input itself), on **real** blurry/sharp pairs. 
 * ``real``: real frame averages from frames disjoint from the evaluation frames (the upper
   reference: what training on the target domain gives).
 
+Beside ``identity`` (the blurred input) every table has the ceiling row ``oracle_linear``
+(:func:`local_linear_oracle`; ``--no-oracle`` leaves it out): each 160 px tile of a real pair restored
+by the 15×15 linear filter that least-squares fits it to its own sharp frame. No deblurrer can know
+that filter; its gain says how much of the error a shift-variant linear deconvolution could remove at
+all (camera noise, the sharp frame's own position inside the exposure, and occlusions are not
+linear in the blurred image). ``--models A.pt,B.pt`` scores given deblurrers the same way instead of
+training recipes.
+
 Synthetic recipes blur ``bsds500/train`` of ``--data-root`` on the fly. The real pairs
 (``--real DIR``: GoPro layout or ``blur/`` + ``sharp/``) default to ``blurkit average`` of the
 second half of ``gopro_frames/GOPR0477_11_00`` (frames 61–120, windows 7, 13, 21 and 31, no
@@ -51,6 +59,8 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "models" / "configs" / "n
 WINDOWS = (7, 13, 21, 31)
 FRAMES = "gopro_frames/GOPR0477_11_00"
 SPLIT = 60  # frames 1..SPLIT train the real recipe; the rest are averaged into evaluation pairs
+ORACLE = "oracle_linear"  # the reference row of :func:`local_linear_oracle` (fitted with the sharp frame)
+ORACLE_SIZE, ORACLE_TILE = 15, 160
 
 
 @dataclass(frozen=True)
@@ -184,32 +194,94 @@ def group_pairs(root: Path) -> list[tuple[str, Path, Path]]:
     return [(g.name, b, s) for g in groups for b, s in list_pairs(g)]
 
 
+def local_linear_oracle(blurred: np.ndarray, sharp: np.ndarray, size: int = ORACLE_SIZE,
+                        tile: int = ORACLE_TILE) -> np.ndarray:
+    """The best linear restoration of ``blurred`` that knows ``sharp``: a ceiling, not a deblurrer.
+
+    The image is cut into ``tile``×``tile`` squares; in each, one ``size``×``size`` filter and an
+    offset (shared by the colour channels) are fitted by least squares to map the blurred pixels onto
+    the sharp ones (on every second row and column; 226 unknowns against several thousand samples, so
+    the fit's own overfitting is small), then applied to the whole square. A deblurrer that applies
+    one shift-variant linear filter per region cannot do better than this on average, whatever it
+    learned; nonlinear networks can, but its gain tells what the real blur leaves to restore.
+
+    Args:
+        blurred, sharp: (H, W, C) float images of one size, values in [0, 1].
+        size: odd filter side in px (default 15).
+        tile: square side in px (default 160).
+
+    Returns:
+        (H, W, C) float64, not clipped.
+    """
+    import cv2
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    if blurred.shape != sharp.shape or blurred.ndim != 3:
+        raise ValueError(f"local_linear_oracle: need two (H, W, C) images of one size, got {blurred.shape}, {sharp.shape}")
+    if size < 1 or size % 2 == 0 or tile < 2:
+        raise ValueError(f"local_linear_oracle: need an odd size >= 1 and tile >= 2, got {size}, {tile}")
+    b = np.asarray(blurred, dtype=np.float64)
+    s = np.asarray(sharp, dtype=np.float64)
+    r = size // 2
+    padded = cv2.copyMakeBorder(b, r, r, r, r, cv2.BORDER_REFLECT_101)
+    if padded.ndim == 2:
+        padded = padded[..., None]
+    patches = sliding_window_view(padded, (size, size), axis=(0, 1))  # (H, W, C, size, size) view
+    out = np.empty_like(b)
+    h, w = b.shape[:2]
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+            a = patches[y0:y1:2, x0:x1:2].reshape(-1, size * size)
+            a = np.concatenate([a, np.ones((len(a), 1))], axis=1)
+            target = s[y0:y1:2, x0:x1:2].reshape(-1)
+            gram = a.T @ a
+            gram[np.diag_indices_from(gram)] += 1e-8 * np.trace(gram) / len(gram)
+            coef = np.linalg.solve(gram, a.T @ target)
+            kernel = coef[:-1].reshape(size, size)
+            region = padded[y0 : y1 + 2 * r, x0 : x1 + 2 * r]
+            for c in range(b.shape[2]):
+                filtered = cv2.filter2D(np.ascontiguousarray(region[..., c]), cv2.CV_64F, kernel,
+                                        borderType=cv2.BORDER_REFLECT_101)
+                out[y0:y1, x0:x1, c] = filtered[r : r + y1 - y0, r : r + x1 - x0] + coef[-1]
+    return out
+
+
+def _row(group: str, blurred_path: Path, out8: np.ndarray, sharp8: np.ndarray) -> dict[str, Any]:
+    from blurkit.metrics import psnr, ssim
+    from blurkit.synth.realism import laplacian_variance
+
+    return {
+        "pair": f"{group}/{blurred_path.name}",
+        "window": group,
+        "psnr": float(psnr(out8, sharp8)),
+        "ssim": float(ssim(out8, sharp8, "skimage")),
+        "shift": float(out8.astype(np.float64).mean() - sharp8.astype(np.float64).mean()),
+        "sharpness": laplacian_variance(out8) / laplacian_variance(sharp8),
+    }
+
+
 def score(model: Any, pairs: Sequence[tuple[str, Path, Path]], keep: int | None = None) -> tuple[list[dict], Any]:
     """Per-pair scores of a deblurrer on real (group, blurred, sharp) pairs, and the restored image of
-    pair ``keep``."""
+    pair ``keep``. ``model`` may be :data:`ORACLE`: :func:`local_linear_oracle` restores each pair."""
     import torch
 
     from blurkit.io import read_image, to_uint
-    from blurkit.metrics import psnr, ssim
-    from blurkit.synth.realism import laplacian_variance
     from blurkit.tensors import to_image, to_tensor
 
     rows, kept = [], None
     for i, (group, b, s) in enumerate(pairs):
         blurred = read_image(b)
-        sharp8 = to_uint(read_image(s), 8)
-        x = to_tensor(blurred)[None]
-        with torch.no_grad():
-            y = to_image(model(x)[0])
+        sharp = read_image(s)
+        sharp8 = to_uint(sharp, 8)
+        if isinstance(model, str) and model == ORACLE:
+            y = np.clip(local_linear_oracle(blurred, sharp), 0.0, 1.0).astype(np.float32)
+        else:
+            x = to_tensor(blurred)[None]
+            with torch.no_grad():
+                y = to_image(model(x)[0])
         out8 = to_uint(y, 8)
-        rows.append({
-            "pair": f"{group}/{b.name}",
-            "window": group,
-            "psnr": float(psnr(out8, sharp8)),
-            "ssim": float(ssim(out8, sharp8, "skimage")),
-            "shift": float(out8.astype(np.float64).mean() - sharp8.astype(np.float64).mean()),
-            "sharpness": laplacian_variance(out8) / laplacian_variance(sharp8),
-        })
+        rows.append(_row(group, b, out8, sharp8))
         if i == keep:
             kept = out8
     return rows, kept
@@ -237,7 +309,7 @@ def draw(results: dict[str, dict], crops: dict[str, Any], out: Path) -> None:
     from blurkit.viz import save_figure
 
     names = [n for n in results if n != "identity"]
-    windows = sorted(k for k in results[names[0]] if k.startswith("gain_"))
+    windows = sorted(k for k in results["identity"] if k.startswith("gain_"))
     fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(names)), 4.5))
     width = 0.8 / (len(windows) + 1)
     xs = np.arange(len(names))
@@ -245,9 +317,9 @@ def draw(results: dict[str, dict], crops: dict[str, Any], out: Path) -> None:
     for j, w in enumerate(windows):
         ax.bar(xs + (j + 1) * width, [results[n][w] for n in names], width, label=w.replace("gain_", "window "))
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(xs + 0.4 - width / 2, names, rotation=30, ha="right")
+    ax.set_xticks(xs + 0.4 - width / 2, [Path(n).name for n in names], rotation=30, ha="right")
     ax.set_ylabel("PSNR gain over the blurred input (dB)")
-    ax.set_title("Trained on each recipe, scored on real frame averages")
+    ax.set_title("Scored on real blur pairs")
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, out / "sim2real_bars.png")
@@ -257,7 +329,7 @@ def draw(results: dict[str, dict], crops: dict[str, Any], out: Path) -> None:
         c = img[h // 2 - 128 : h // 2 + 128, w // 2 - 192 : w // 2 + 192].copy()
         import cv2
 
-        cv2.putText(c, name, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2)
+        cv2.putText(c, Path(name).name, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2)
         tiles.append(c)
     cols = 4
     while len(tiles) % cols:
@@ -271,7 +343,8 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
     from models.base import load_deblurrer
 
     data_root, out = Path(args.data_root), Path(args.out)
-    names = [n.strip() for n in args.recipes.split(",") if n.strip()]
+    models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+    names = [] if models else [n.strip() for n in args.recipes.split(",") if n.strip()]
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         raise ValueError(f"--recipes: unknown {unknown}; known: {', '.join(RECIPES)}")
@@ -279,6 +352,8 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
     base = tomllib.loads(Path(args.config).read_text())
     if args.real:
         eval_root, train_real = Path(args.real), (Path(args.real_train) if args.real_train else None)
+        if not eval_root.is_dir():
+            raise FileNotFoundError(f"--real {eval_root}: no such folder")
         if train_real is None and "real" in names:
             print("note: --real without --real-train: the 'real' recipe is left out", file=sys.stderr)
             names.remove("real")
@@ -290,6 +365,19 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
     crops = {"blurred": crop, "sharp": to_uint(read_image(pairs[keep][2]), 8)}
     results: dict[str, dict] = {"identity": summarize(identity, identity)}
     per_pair: dict[str, list] = {"identity": identity}
+    described: dict[str, str] = {"identity": "the blurred input"}
+    if args.oracle:
+        print(f"[{ORACLE}] fitting the linear ceiling on {len(pairs)} pairs", file=sys.stderr, flush=True)
+        per_pair[ORACLE], crops[ORACLE] = score(ORACLE, pairs, keep)
+        results[ORACLE] = summarize(per_pair[ORACLE], identity)
+        described[ORACLE] = (f"ceiling: a {ORACLE_SIZE}x{ORACLE_SIZE} linear filter per {ORACLE_TILE} px tile "
+                             "fitted to the sharp frame")
+    for spec in (m for m in models if m != "identity"):  # identity is the reference row already
+        print(f"[{spec}] scoring", file=sys.stderr, flush=True)
+        rows, crops[spec] = score(load_deblurrer(spec, device=args.device), pairs, keep)
+        per_pair[spec], results[spec] = rows, summarize(rows, identity)
+        described[spec] = f"model {spec}"
+        print(f"[{spec}] gain {results[spec]['gain']:+.2f} dB", file=sys.stderr, flush=True)
     for name in names:
         r = RECIPES[name]
         if r.source == "albumentations":
@@ -305,9 +393,11 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
         rows, crops[name] = score(load_deblurrer(str(gen), device=args.device), pairs, keep)
         per_pair[name] = rows
         results[name] = summarize(rows, identity)
+        described[name] = r.description
         print(f"[{name}] gain {results[name]['gain']:+.2f} dB", file=sys.stderr, flush=True)
     return {"meta": meta, "args": vars(args), "recipes": {n: asdict(RECIPES[n]) for n in names},
-            "eval_pairs": len(pairs), "results": results, "per_pair": per_pair, "crops": crops}
+            "described": described, "eval_pairs": len(pairs), "results": results, "per_pair": per_pair,
+            "crops": crops}
 
 
 def report(study: dict[str, Any]) -> str:
@@ -315,15 +405,16 @@ def report(study: dict[str, Any]) -> str:
     windows = sorted(k for k in res["identity"] if k.startswith("gain_"))
     rows = []
     for name, r in res.items():
-        desc = "the blurred input" if name == "identity" else study["recipes"][name]["description"]
-        rows.append({"recipe": name, "data": desc, "PSNR": round(r["psnr"], 2), "gain dB": round(r["gain"], 2),
+        rows.append({"recipe": name, "data": study["described"][name], "PSNR": round(r["psnr"], 2), "gain dB": round(r["gain"], 2),
                      **{w.replace("gain_", "gain "): round(r[w], 2) for w in windows},
                      "SSIM": round(r["ssim"], 4), "colour shift": round(r["shift"], 2),
                      "sharpness": round(r["sharpness"], 3)})
     cols = ["recipe", "data", "PSNR", "gain dB", *[w.replace("gain_", "gain ") for w in windows],
             "SSIM", "colour shift", "sharpness"]
     m = study["meta"]
-    head = (f"Sim-to-real study: {study['args']['steps']} steps per recipe, {study['eval_pairs']} real pairs; "
+    what = (f"{len(study['args']['models'].split(','))} model(s) scored" if study["args"]["models"]
+            else f"{study['args']['steps']} steps per recipe")
+    head = (f"Sim-to-real study: {what}, {study['eval_pairs']} real pairs; "
             f"{m['date']}, commit {m['commit']}, {m['machine']}\n\n")
     return head + markdown_table(rows, cols) + "\n"
 
@@ -335,6 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real-train", default=None, help="real training pairs for the 'real' recipe (with --real)")
     p.add_argument("--recipes", default=",".join(DEFAULT_RECIPES), help=f"comma list of: {', '.join(RECIPES)}")
     p.add_argument("--steps", type=int, default=400, help="training steps per recipe (default 400)")
+    p.add_argument("--models", default=None, metavar="SPEC[,SPEC]",
+                   help="score these deblurrers (checkpoint files or registered names) instead of training recipes")
+    p.add_argument("--no-oracle", dest="oracle", action="store_false",
+                   help=f"leave out the {ORACLE} ceiling row (a linear filter per tile fitted to the sharp frame)")
     p.add_argument("--config", default=str(DEFAULT_CONFIG), help="base training config (network, loss, optimiser)")
     p.add_argument("--albu-variants", type=int, default=4, help="albumentations copies per photo (default 4)")
     p.add_argument("--device", default="cpu")
