@@ -11,6 +11,8 @@
     --tile T         images larger than T pixels on a side are processed in overlapping tiles
                      (0 disables tiling; default: the model's own tile where it has one — an RNN
                      checkpoint's ``sweep_tile`` — else 512)
+    --scales 1,3     networks: average the restorations at full resolution and at a third of it
+                     (default: the model's own ``scales``; the shipped NAFNet uses 1,3)
     --overwrite      replace existing outputs (default: skip them)
 
 Any image size works: learned models reflect-pad to their size multiple and crop back.
@@ -31,6 +33,7 @@ from blurkit.scripting import run_main
 from blurkit.tensors import to_image, to_tensor
 from models.base import Deblurrer, load_deblurrer
 from models.checkpoint import network_names
+from models.tiling import check_scales
 
 #: Tile size for large images when neither ``--tile`` nor the model gives one (bounds memory).
 DEFAULT_TILE = 512
@@ -185,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="tile size for large images (0: no tiling; default: the model's own, else 512)",
     )
+    ap.add_argument(
+        "--scales",
+        default=None,
+        help="networks: average restorations at these fractions of the resolution, e.g. 1,3 "
+        "(default: the model's own; 1 for full resolution only)",
+    )
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     return ap
 
@@ -200,6 +209,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             model.tile = args.tile or None
         elif model.tile is None:
             model.tile = DEFAULT_TILE
+    if args.scales is not None:
+        if not hasattr(model, "scales"):
+            raise ValueError(f"--scales: {args.ckpt} is not a network deblurrer; it takes no scales")
+        model.scales = check_scales([v for v in args.scales.split(",") if v.strip()])
     summary = predict_folder(model, args.src, args.out, args.batch, args.overwrite, args.device, progress=True)
     print(
         f"wrote {summary.written} images to {args.out}; skipped {summary.skipped} existing (use --overwrite)"

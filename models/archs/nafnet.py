@@ -52,6 +52,9 @@ class NAFNetConfig:
         ffn_expand: channel expansion of the feed-forward half of a block.
         tile: restore images larger than this many pixels on a side in overlapping tiles of this size
             (0: whole images; bounds memory, the output is the same up to the tile seams' blending).
+        scales: at restoration, average the outputs at these fractions of the resolution (1: full
+            resolution; 3: a third, its correction enlarged back; :func:`models.tiling.restore_scales`).
+            An inference setting: training does not use it.
     """
 
     width: int = 16
@@ -60,8 +63,12 @@ class NAFNetConfig:
     dec_blocks: tuple[int, ...] = (1, 1, 1)
     ffn_expand: int = 2
     tile: int = 0
+    scales: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
+        from models.tiling import check_scales
+
+        object.__setattr__(self, "scales", check_scales(self.scales))
         object.__setattr__(self, "enc_blocks", tuple(int(b) for b in self.enc_blocks))
         object.__setattr__(self, "dec_blocks", tuple(int(b) for b in self.dec_blocks))
         if self.width < 1 or self.ffn_expand < 1:

@@ -19,7 +19,8 @@ from models.training.families import register_family
 class NAFNetDeblurrer(NetworkDeblurrer):
     """A :class:`~models.archs.nafnet.NAFNet` behind the :class:`models.base.Deblurrer` interface
     ([0, 1] in and out, any size: reflect-padded to the network's multiple and cropped back; tiles
-    when ``tile`` is set, by default the network's own ``tile``)."""
+    when ``tile`` is set, by default the network's own ``tile``; the scale ensemble of the network's
+    ``scales`` unless ``scales`` is given)."""
 
     net: NAFNet
     min_size = MIN_SIZE
@@ -31,13 +32,15 @@ class NAFNetDeblurrer(NetworkDeblurrer):
         tile: int | None = None,
         overlap: int | None = None,
         name: str = "network",
+        scales: tuple[float, ...] | None = None,
     ) -> None:
         self.size_multiple = net.config.size_multiple
         if tile is None and net.config.tile:
             tile = net.config.tile
         if overlap is None:
             overlap = max(self.size_multiple, (tile or 256) // 4)
-        super().__init__(net, device=device, tile=tile, overlap=overlap, name=name)
+        scales = net.config.scales if scales is None else scales
+        super().__init__(net, device=device, tile=tile, overlap=overlap, name=name, scales=scales)
 
 
 NETWORK = register_network("nafnet", NAFNet, NAFNetConfig, NAFNetDeblurrer)

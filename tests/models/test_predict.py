@@ -110,3 +110,24 @@ def test_predict_takes_a_file_a_folder_or_a_glob(tmp_path: Path, capsys: pytest.
     assert main(["--ckpt", "identity", "--src", str(src / "c.png"), "--out", str(src), "--overwrite"]) == 2
     assert "overwrite this input" in capsys.readouterr().err
     assert (src / "c.png").read_bytes() == before
+
+
+def test_predict_scales_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from models.archs.nafnet import NAFNet, NAFNetConfig
+    from models.families.nafnet import save_generator as save_nafnet
+
+    torch.manual_seed(0)
+    path = tmp_path / "naf.pt"
+    save_nafnet(randomize(NAFNet(NAFNetConfig(width=4, enc_blocks=(1,), middle_blocks=1, dec_blocks=(1,))), std=0.05), path)
+    src = _source_images(tmp_path)
+    outs = {}
+    for scales in ("1", "1,3"):
+        out = tmp_path / f"out_{scales}"
+        assert main(["--ckpt", str(path), "--src", str(src / "odd.png"), "--out", str(out), "--scales", scales]) == 0
+        outs[scales] = read_image(out / "odd.png")
+    assert not np.array_equal(outs["1"], outs["1,3"])
+    capsys.readouterr()
+    assert main(["--ckpt", str(path), "--src", str(src), "--out", str(tmp_path / "x"), "--scales", "0.5"]) == 2
+    assert "scales" in capsys.readouterr().err
+    assert main(["--ckpt", "unsharp", "--src", str(src), "--out", str(tmp_path / "y"), "--scales", "1,3"]) == 2
+    assert "not a network" in capsys.readouterr().err

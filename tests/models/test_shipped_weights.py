@@ -78,8 +78,9 @@ def test_shipped_generator_restores_held_out_photos(name: str, shared_data: Path
 def test_shipped_nafnet_on_real_frame_averages(shared_data: Path, tmp_path: Path) -> None:
     """On real blur (7 GoPro frames averaged, frames it never saw) the NAFNet trained on synthetic
     video-style blur keeps the colours (|shift| < 0.5 levels), sharpens (Laplacian variance above the
-    input's) and costs at most 0.2 dB. The first NAFNet, trained on globally blurred pairs only, loses
-    0.38 dB on these three pairs (0.51 dB over all window-7 pairs) and fails this bound
+    input's) and raises PSNR on each pair by more than 0.05 dB (with its scale ensemble: +0.13, +0.17,
+    +0.25). The same weights at full resolution only gain +0.02 on the first pair and fail that bound;
+    the first NAFNet, trained on globally blurred pairs only, loses 0.38 dB on these three pairs
     (benchmarks/RESULTS.md, "Sim-to-real")."""
     from blurkit.io import to_uint
     from blurkit.synth import average_frames
@@ -103,6 +104,6 @@ def test_shipped_nafnet_on_real_frame_averages(shared_data: Path, tmp_path: Path
         shifts.append(float(y8.astype(float).mean() - s8.astype(float).mean()))
         sharp_gain.append(laplacian_variance(y8) / laplacian_variance(b8))
     assert len(gains) == 3
-    assert np.mean(gains) > -0.2, gains
+    assert min(gains) > 0.05, gains
     assert max(abs(v) for v in shifts) < 0.5, shifts
     assert min(sharp_gain) > 1.0, sharp_gain

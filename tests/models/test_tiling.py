@@ -77,3 +77,59 @@ def test_tiles_stacked_in_batches_give_the_same_result(budget: int, monkeypatch:
     per_call = max(1, budget // (40 * 40 * 2))
     assert calls == [2 * min(per_call, windows - k) for k in range(0, windows, per_call)]
     torch.testing.assert_close(stacked, one_by_one, rtol=0, atol=1e-6)
+
+
+def test_scale_ensemble_of_one_scale_is_the_plain_restoration() -> None:
+    from models.tiling import restore_scales
+
+    x = torch.rand(1, 3, 30, 45)
+    torch.testing.assert_close(restore_scales(_local_net, x, (1.0,)), _local_net(x))
+
+
+def test_scale_ensemble_averages_full_and_reduced_resolution_estimates() -> None:
+    from models.tiling import restore_scales
+
+    x = torch.rand(2, 3, 36, 48)
+    seen: list[tuple[int, int]] = []
+
+    def net(t: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(t.shape[-2:]))
+        return _local_net(t)
+
+    y = restore_scales(net, x, (1.0, 3.0))
+    assert seen == [(36, 48), (12, 16)]
+    small = F.interpolate(x, size=(12, 16), mode="area")
+    third = x + F.interpolate(_local_net(small) - small, size=(36, 48), mode="bicubic", align_corners=False)
+    torch.testing.assert_close(y, 0.5 * (_local_net(x) + third))
+    # a network that changes nothing leaves the image unchanged at every scale
+    torch.testing.assert_close(restore_scales(lambda t: t, x, (1.0, 2.0, 3.0)), x)
+
+
+@pytest.mark.parametrize("bad", [[], [0.5], [1.0, 0.0], ["x"], 3])
+def test_bad_scales_are_refused(bad: object) -> None:
+    from models.archs.nafnet import NAFNetConfig
+    from models.tiling import check_scales
+
+    with pytest.raises(ValueError, match="scales"):
+        check_scales(bad)
+    with pytest.raises(ValueError, match="scales"):
+        NAFNetConfig(scales=bad)  # type: ignore[arg-type]
+
+
+def test_nafnet_deblurrer_uses_the_configured_scales() -> None:
+    from conftest import randomize
+
+    from models.archs.nafnet import NAFNet, NAFNetConfig
+    from models.families.nafnet import NAFNetDeblurrer
+
+    net = NAFNet(NAFNetConfig(width=4, enc_blocks=(1,), middle_blocks=1, dec_blocks=(1,), scales=(1.0, 3.0)))
+    randomize(net, std=0.05)
+    x = torch.rand(1, 3, 48, 60)
+    both = NAFNetDeblurrer(net)
+    assert both.scales == (1.0, 3.0)
+    full = NAFNetDeblurrer(net, scales=(1.0,))(x)
+    third = NAFNetDeblurrer(net, scales=(3.0,))(x)
+    inside = (full > 0) & (full < 1) & (third > 0) & (third < 1)  # each is clamped to [0, 1] on its own
+    assert inside.float().mean() > 0.9
+    torch.testing.assert_close(both(x)[inside], (0.5 * (full + third))[inside], atol=1e-5, rtol=0)
+    assert not torch.allclose(full, third, atol=1e-3)
