@@ -72,6 +72,7 @@ class Recipe:
     preset: str = "realistic"
     blur: dict[str, Any] = field(default_factory=dict)
     source: str = "on_the_fly"  # or "albumentations", "real"
+    scale: tuple[float, float] | None = None  # on_the_fly only: enlarge each photo by a factor drawn here first
 
 
 RECIPES: dict[str, Recipe] = {
@@ -82,6 +83,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe("video", "blurkit video: realistic without added noise", "video"),
         Recipe("video_local", "video, half the pairs blurred in one region only", "video", {"local": 0.5}),
         Recipe("video_local_0", "video_local with lengths 0-60 px", "video", {"local": 0.5, "length": [0.0, 60.0]}),
+        Recipe("video_zoom", "video_local_0, photos enlarged 1.5-4x first (the shipped NAFNet's recipe)", "video",
+               {"local": 0.5, "length": [0.0, 60.0]}, scale=(1.5, 4.0)),
         Recipe("no_linear_light", "realistic, blur of display values", blur={"response": "linear"}),
         Recipe("no_highlight_boost", "realistic without highlight boost", blur={"boost": 1.0}),
         Recipe("no_noise", "realistic without sensor noise (= video)", blur={"shot": 0.0, "read": 0.0}),
@@ -92,8 +95,8 @@ RECIPES: dict[str, Recipe] = {
     )
 }
 #: The default study: every recipe except the duplicate ``no_noise`` (the ``video`` preset) and the
-#: ``local`` variants (``--recipes`` adds them).
-DEFAULT_RECIPES = tuple(n for n in RECIPES if n not in ("no_noise", "video_local", "video_local_0"))
+#: ``local`` and enlarged variants (``--recipes`` adds them).
+DEFAULT_RECIPES = tuple(n for n in RECIPES if n not in ("no_noise", "video_local", "video_local_0", "video_zoom"))
 
 
 def _copy_frames(dst: Path, frames: Sequence[Path]) -> Path:
@@ -380,6 +383,7 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
         print(f"[{spec}] gain {results[spec]['gain']:+.2f} dB", file=sys.stderr, flush=True)
     for name in names:
         r = RECIPES[name]
+        srcs: list[dict[str, Any]]
         if r.source == "albumentations":
             srcs = [{"kind": "pairs", "root": str(albumentations_pairs(
                 data_root / "bsds500/train", out / "data" / "albumentations", args.albu_variants).resolve())}]
@@ -387,6 +391,8 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
             srcs = [{"kind": "gopro", "root": str(Path(train_real).resolve())}]  # type: ignore[arg-type]
         else:
             srcs = [{"kind": "on_the_fly", "root": "bsds500/train"}]
+            if r.scale is not None:
+                srcs[0]["scale"] = list(r.scale)
         raw = recipe_config(base, r, args.steps, srcs)
         print(f"[{name}] training {args.steps} steps: {r.description}", file=sys.stderr, flush=True)
         gen = train_recipe(raw, out / "runs" / name, data_root, args.retrain, args.device)

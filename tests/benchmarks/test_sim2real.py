@@ -62,12 +62,13 @@ def test_study_trains_each_recipe_and_scores_it_on_real_pairs(study: tuple[Path,
     data, cfg = study
     out = tmp_path / "out"
     args = ["--data-root", str(data), "--config", str(cfg), "--steps", "2", "--out", str(out),
-            "--recipes", "realistic,no_linear_light,albumentations,real", "--albu-variants", "1"]
+            "--recipes", "realistic,no_linear_light,video_zoom,albumentations,real", "--albu-variants", "1"]
     assert sim2real.main(args) == 0
     for name in ("sim2real.md", "sim2real.json", "sim2real_bars.png", "sim2real_crops.png"):
         assert (out / name).is_file(), name
     result = json.loads((out / "sim2real.json").read_text())
-    assert set(result["results"]) == {"identity", sim2real.ORACLE, "realistic", "no_linear_light", "albumentations", "real"}
+    assert set(result["results"]) == {"identity", sim2real.ORACLE, "realistic", "no_linear_light", "video_zoom",
+                                      "albumentations", "real"}
     # evaluation: frames 61-100 averaged over windows 7, 13, 21, 31 without overlap
     assert result["eval_pairs"] == 5 + 3 + 1 + 1
     assert result["results"]["identity"]["gain"] == 0.0
@@ -76,6 +77,9 @@ def test_study_trains_each_recipe_and_scores_it_on_real_pairs(study: tuple[Path,
     assert cfg_real["data"]["sources"][0]["kind"] == "gopro"
     no_lin = json.loads((out / "runs" / "no_linear_light" / "recipe_config.json").read_text())
     assert no_lin["data"]["blur"] == {"response": "linear"} and no_lin["optim"]["steps"] == 2
+    assert "scale" not in no_lin["data"]["sources"][0]
+    zoom = json.loads((out / "runs" / "video_zoom" / "recipe_config.json").read_text())
+    assert zoom["data"]["sources"][0]["scale"] == [1.5, 4.0] and zoom["data"]["blur_preset"] == "video"
     train_frames = sorted(p.name for p in (out / "data" / "frames" / "train").rglob("*.png"))
     eval_frames = sorted(p.name for p in (out / "data" / "frames" / "eval").rglob("*.png"))
     assert len(train_frames) == 60 and not set(train_frames) & set(eval_frames)
