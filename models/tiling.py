@@ -207,10 +207,7 @@ class NetworkDeblurrer:
         if blurred.ndim != 4 or blurred.shape[1] != 3:
             raise ValueError(f"blurred: expected a (B, 3, H, W) tensor, got shape {tuple(blurred.shape)}")
         x = blurred.to(self.device, torch.float32)
-        if tuple(self.scales) == (1.0,):
-            y = self._restore(x)
-        else:
-            y = restore_scales(self._restore, x, tuple(self.scales))
+        y = restore_scales(self._restore, x, tuple(self.scales))
         return y.clamp(0.0, 1.0).to(blurred.device)
 
     def _restore(self, x: torch.Tensor) -> torch.Tensor:
