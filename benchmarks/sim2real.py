@@ -16,7 +16,7 @@ beside ``identity`` (the blurred input itself), on **real** blurry/sharp pairs. 
   reference: what training on the target domain gives).
 
 Beside ``identity`` (the blurred input) every table has the ceiling row ``oracle_linear``
-(:func:`local_linear_oracle`; ``--no-oracle`` leaves it out): each 160 px tile of a real pair restored
+(:func:`benchmarks.linear_oracle.local_linear_oracle`; ``--no-oracle`` leaves it out): each 160 px tile of a real pair restored
 by the 15×15 linear filter that least-squares fits it to its own sharp frame. No deblurrer can know
 that filter; its gain says how much of the error a shift-variant linear deconvolution could remove at
 all (camera noise, the sharp frame's own position inside the exposure, and occlusions are not
@@ -53,6 +53,7 @@ import tomllib
 
 from benchmarks._common import markdown_table, metadata, write_json
 from benchmarks._pairs import write_text
+from benchmarks.linear_oracle import ORACLE_SIZE, ORACLE_TILE, local_linear_oracle
 from blurkit.scripting import UsageError, run_main
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "models" / "configs" / "nafnet_cpu.toml"
@@ -60,7 +61,6 @@ WINDOWS = (7, 13, 21, 31)
 FRAMES = "gopro_frames/GOPR0477_11_00"
 SPLIT = 60  # frames 1..SPLIT train the real recipe; the rest are averaged into evaluation pairs
 ORACLE = "oracle_linear"  # the reference row of :func:`local_linear_oracle` (fitted with the sharp frame)
-ORACLE_SIZE, ORACLE_TILE = 15, 160
 
 
 @dataclass(frozen=True)
@@ -195,59 +195,6 @@ def group_pairs(root: Path) -> list[tuple[str, Path, Path]]:
     if not groups or (root / "blur").is_dir():
         return [(root.name, b, s) for b, s in list_pairs(root)]
     return [(g.name, b, s) for g in groups for b, s in list_pairs(g)]
-
-
-def local_linear_oracle(blurred: np.ndarray, sharp: np.ndarray, size: int = ORACLE_SIZE,
-                        tile: int = ORACLE_TILE) -> np.ndarray:
-    """The best linear restoration of ``blurred`` that knows ``sharp``: a ceiling, not a deblurrer.
-
-    The image is cut into ``tile``×``tile`` squares; in each, one ``size``×``size`` filter and an
-    offset (shared by the colour channels) are fitted by least squares to map the blurred pixels onto
-    the sharp ones (on every second row and column; 226 unknowns against several thousand samples, so
-    the fit's own overfitting is small), then applied to the whole square. A deblurrer that applies
-    one shift-variant linear filter per region cannot do better than this on average, whatever it
-    learned; nonlinear networks can, but its gain tells what the real blur leaves to restore.
-
-    Args:
-        blurred, sharp: (H, W, C) float images of one size, values in [0, 1].
-        size: odd filter side in px (default 15).
-        tile: square side in px (default 160).
-
-    Returns:
-        (H, W, C) float64, not clipped.
-    """
-    import cv2
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    if blurred.shape != sharp.shape or blurred.ndim != 3:
-        raise ValueError(f"local_linear_oracle: need two (H, W, C) images of one size, got {blurred.shape}, {sharp.shape}")
-    if size < 1 or size % 2 == 0 or tile < 2:
-        raise ValueError(f"local_linear_oracle: need an odd size >= 1 and tile >= 2, got {size}, {tile}")
-    b = np.asarray(blurred, dtype=np.float64)
-    s = np.asarray(sharp, dtype=np.float64)
-    r = size // 2
-    padded = cv2.copyMakeBorder(b, r, r, r, r, cv2.BORDER_REFLECT_101)
-    if padded.ndim == 2:
-        padded = padded[..., None]
-    patches = sliding_window_view(padded, (size, size), axis=(0, 1))  # (H, W, C, size, size) view
-    out = np.empty_like(b)
-    h, w = b.shape[:2]
-    for y0 in range(0, h, tile):
-        for x0 in range(0, w, tile):
-            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-            a = patches[y0:y1:2, x0:x1:2].reshape(-1, size * size)
-            a = np.concatenate([a, np.ones((len(a), 1))], axis=1)
-            target = s[y0:y1:2, x0:x1:2].reshape(-1)
-            gram = a.T @ a
-            gram[np.diag_indices_from(gram)] += 1e-8 * np.trace(gram) / len(gram)
-            coef = np.linalg.solve(gram, a.T @ target)
-            kernel = coef[:-1].reshape(size, size)
-            region = padded[y0 : y1 + 2 * r, x0 : x1 + 2 * r]
-            for c in range(b.shape[2]):
-                filtered = cv2.filter2D(np.ascontiguousarray(region[..., c]), cv2.CV_64F, kernel,
-                                        borderType=cv2.BORDER_REFLECT_101)
-                out[y0:y1, x0:x1, c] = filtered[r : r + y1 - y0, r : r + x1 - x0] + coef[-1]
-    return out
 
 
 def _row(group: str, blurred_path: Path, out8: np.ndarray, sharp8: np.ndarray) -> dict[str, Any]:
