@@ -11,8 +11,8 @@
     --tile T         images larger than T pixels on a side are processed in overlapping tiles
                      (0 disables tiling; default: the model's own tile where it has one — an RNN
                      checkpoint's ``sweep_tile`` — else 512)
-    --scales 1,3     networks: average the restorations at full resolution and at a third of it
-                     (default: the model's own ``scales``; the shipped NAFNet uses 1,3)
+    --scales 1,2,3   networks: average the restorations at full resolution, at half and at a third
+                     of it (default: the model's own ``scales``; the shipped NAFNet uses 1,2,3)
     --overwrite      replace existing outputs (default: skip them)
 
 Any image size works: learned models reflect-pad to their size multiple and crop back.
