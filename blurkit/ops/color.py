@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -34,30 +35,42 @@ def parse_response(response: str) -> tuple[str, float]:
     raise ValueError(f"response: expected 'srgb', 'linear' or 'gamma:G' with G > 0, got {response!r}")
 
 
-def to_linear(x: torch.Tensor, response: str = "srgb") -> torch.Tensor:
-    """Display values in [0, 1] → linear light."""
+Array = TypeVar("Array", "torch.Tensor", np.ndarray)
+
+
+def _where(x: Array) -> Callable[..., Array]:
+    """``np.where`` for NumPy arrays, ``torch.where`` for tensors (NumPy callers never import torch)."""
+    if isinstance(x, np.ndarray):
+        return np.where
+    import torch
+
+    return torch.where  # type: ignore[return-value]
+
+
+def to_linear(x: Array, response: str = "srgb") -> Array:
+    """Display values in [0, 1] → linear light (a tensor or a NumPy array, returned as the same).
+
+    >>> round(float(to_linear(np.array([0.5]))[0]), 6)
+    0.214041
+    """
     kind, g = parse_response(response)
     if kind == "linear":
         return x
-    x = x.clamp(0.0, 1.0)
+    x = x.clip(0.0, 1.0)
     if kind == "gamma":
-        return x.pow(g)
-    import torch
-
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055).pow(2.4))
+        return x**g
+    return _where(x)(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
-def from_linear(x: torch.Tensor, response: str = "srgb") -> torch.Tensor:
-    """Linear light in [0, 1] → display values."""
+def from_linear(x: Array, response: str = "srgb") -> Array:
+    """Linear light in [0, 1] → display values (a tensor or a NumPy array, returned as the same)."""
     kind, g = parse_response(response)
     if kind == "linear":
         return x
-    x = x.clamp(0.0, 1.0)
+    x = x.clip(0.0, 1.0)
     if kind == "gamma":
-        return x.pow(1.0 / g)
-    import torch
-
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308).pow(1.0 / 2.4) - 0.055)
+        return x ** (1.0 / g)
+    return _where(x)(x <= 0.0031308, x * 12.92, 1.055 * x.clip(0.0031308, None) ** (1.0 / 2.4) - 0.055)
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:

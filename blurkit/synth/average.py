@@ -25,7 +25,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-import torch
 
 from blurkit import __version__
 from blurkit._rng import as_generator, item_seed
@@ -135,14 +134,13 @@ def average_linear(frames: Sequence[np.ndarray], response: str = "srgb") -> np.n
     if len(frames) == 0:
         raise ValueError("frames: at least one frame is needed")
     shape = np.asarray(frames[0]).shape
-    acc = torch.zeros(shape, dtype=torch.float64)
+    acc = np.zeros(shape, dtype=np.float64)
     for f in frames:
         arr = np.asarray(f)
         if arr.shape != shape:
             raise ValueError(f"frames: sizes differ ({arr.shape} vs {shape})")
-        acc += to_linear(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64)), response)
-    mean = from_linear(acc / len(frames), response)
-    return mean.numpy().astype(np.float32)
+        acc += to_linear(arr.astype(np.float64), response)
+    return from_linear(acc / len(frames), response).astype(np.float32)
 
 
 def _average_one(

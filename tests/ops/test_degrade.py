@@ -25,6 +25,17 @@ def test_response_round_trip(response):
     np.testing.assert_allclose(from_linear(to_linear(x, response), response).numpy(), x.numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("response", ["srgb", "gamma:2.2", "linear"])
+def test_response_curves_agree_on_arrays_and_tensors(response):
+    x = np.linspace(-0.1, 1.1, 1201)
+    lin = to_linear(x, response)
+    assert isinstance(lin, np.ndarray) and isinstance(from_linear(lin, response), np.ndarray)
+    np.testing.assert_allclose(lin, to_linear(torch.from_numpy(x), response).numpy(), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        from_linear(lin, response), from_linear(torch.from_numpy(lin), response).numpy(), rtol=0, atol=1e-15
+    )
+
+
 def test_srgb_curve_reference_values():
     # IEC 61966-2-1: 0.5 display -> 0.21404 linear; 0.04045 is the knee
     x = torch.tensor([0.0, 0.04045, 0.5, 1.0], dtype=torch.float64)

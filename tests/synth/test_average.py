@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -150,6 +152,20 @@ def test_cli_average_and_dry_run(sequences, tmp_path):
     assert "2 pair(s) written" in r.output and len(read_manifest(out)) == 2  # slots of 5 frames
     r = runner.invoke(app, ["average", "--src", str(sequences), "--out", str(tmp_path / "x"), "--window", "9,3"])
     assert r.exit_code == 2 and r.output.startswith("error: window")
+
+
+def test_cli_average_runs_without_torch(sequences, tmp_path):
+    """Averaging frames is NumPy work: the command does not pay torch's import (seconds)."""
+    code = (
+        "import sys; from blurkit.cli import app; "
+        "sys.argv = ['blurkit', 'average', '--src', sys.argv[1], '--out', sys.argv[2], '--window', '3', '--quiet']\n"
+        "try:\n    app()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "assert 'torch' not in sys.modules, 'blurkit average imported torch'"
+    )
+    out = tmp_path / "pairs"
+    r = subprocess.run([sys.executable, "-c", code, str(sequences), str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(read_manifest(out)) == 5
 
 
 def test_real_gopro_frames(shared_data, tmp_path):
