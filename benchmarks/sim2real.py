@@ -164,8 +164,11 @@ def recipe_config(
     return raw
 
 
-def train_recipe(raw: dict[str, Any], run: Path, data_root: Path, retrain: bool, device: str) -> Path:
-    """Train one recipe into ``run`` (reused when its recorded config matches) → its generator file."""
+def train_recipe(
+    raw: dict[str, Any], run: Path, data_root: Path, retrain: bool, device: str, what: str = ""
+) -> Path:
+    """Train one recipe into ``run`` (reused when its recorded config matches) → its generator file.
+    ``what`` (the recipe's description) goes into the one line said on stderr about it."""
     from models.training.config import config_from_dict
     from models.training.loop import train
 
@@ -174,10 +177,13 @@ def train_recipe(raw: dict[str, Any], run: Path, data_root: Path, retrain: bool,
     if run.exists():
         same = record.is_file() and json.loads(record.read_text()) == raw
         if same and gen.is_file() and not retrain:
+            print(f"[{run.name}] reusing the trained run {run}", file=sys.stderr, flush=True)
             return gen
         if not retrain:
             raise FileExistsError(f"{run}: holds a run with other settings or an unfinished one; pass --retrain")
         shutil.rmtree(run)
+    steps = raw["optim"]["steps"]
+    print(f"[{run.name}] training {steps} steps: {what}", file=sys.stderr, flush=True)
     result = train(config_from_dict(raw), run, data_root=data_root, device=device, progress=False)
     if not result.finished:
         raise RuntimeError(f"{run}: training stopped before its last step")
@@ -341,8 +347,7 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
             if r.scale is not None:
                 srcs[0]["scale"] = list(r.scale)
         raw = recipe_config(base, r, args.steps, srcs)
-        print(f"[{name}] training {args.steps} steps: {r.description}", file=sys.stderr, flush=True)
-        gen = train_recipe(raw, out / "runs" / name, data_root, args.retrain, args.device)
+        gen = train_recipe(raw, out / "runs" / name, data_root, args.retrain, args.device, r.description)
         rows, crops[name] = score(load_deblurrer(str(gen), device=args.device), pairs, keep)
         per_pair[name] = rows
         results[name] = summarize(rows, identity)

@@ -58,12 +58,15 @@ def study(tmp_path: Path) -> tuple[Path, Path]:
     return data, cfg
 
 
-def test_study_trains_each_recipe_and_scores_it_on_real_pairs(study: tuple[Path, Path], tmp_path: Path) -> None:
+def test_study_trains_each_recipe_and_scores_it_on_real_pairs(
+    study: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data, cfg = study
     out = tmp_path / "out"
     args = ["--data-root", str(data), "--config", str(cfg), "--steps", "2", "--out", str(out),
             "--recipes", "realistic,no_linear_light,video_zoom,albumentations,real", "--albu-variants", "1"]
     assert sim2real.main(args) == 0
+    assert "[real] training 2 steps: real frame averages" in capsys.readouterr().err
     for name in ("sim2real.md", "sim2real.json", "sim2real_bars.png", "sim2real_crops.png"):
         assert (out / name).is_file(), name
     result = json.loads((out / "sim2real.json").read_text())
@@ -88,6 +91,8 @@ def test_study_trains_each_recipe_and_scores_it_on_real_pairs(study: tuple[Path,
 
     # a second run reuses the trained recipes; other settings without --retrain are refused
     assert sim2real.main(args) == 0
+    said = capsys.readouterr().err
+    assert "training" not in said and f"[real] reusing the trained run {out / 'runs' / 'real'}" in said
     assert sim2real.main([*args[:5], "3", *args[6:]]) == 2
 
 
