@@ -143,7 +143,7 @@ def rasterize(
     >>> t = np.stack([np.linspace(0, 10, 200), np.zeros(200)], axis=1)
     >>> k = rasterize(t)
     >>> k.shape, round(float(k.sum()), 6)
-    ((15, 15), 1.0)
+    ((13, 13), 1.0)
     """
     pos = np.asarray(positions, dtype=np.float64)
     single = pos.ndim == 2
@@ -210,8 +210,8 @@ def normalize_kernel(kernel: np.ndarray, name: str = "kernel", size: int | None 
 
     >>> k = np.zeros((4, 6)); k[1, 4] = 2.0
     >>> n = normalize_kernel(k)
-    >>> n.shape, float(n[n.shape[0] // 2, n.shape[1] // 2])
-    ((3, 3), 1.0)
+    >>> n.shape, float(n[n.shape[0] // 2, n.shape[1] // 2])  # one pixel: cropped to its support
+    ((1, 1), 1.0)
     """
     k = np.asarray(kernel, dtype=np.float64)
     if k.ndim != 2:

@@ -149,7 +149,7 @@ def display_thresholds(response: str = "srgb") -> tuple[np.ndarray, np.ndarray]:
     threshold are rounded through the curve itself, so the result is always that of the curve.
 
     >>> thr, base = display_thresholds("srgb")
-    >>> thr.shape, int(base[-1])
-    ((257,), 254)
+    >>> thr.shape, base.shape, int(base[-1])  # the last bucket, linear 4095/4096, is level 255
+    ((257,), (4096,), 255)
     """
     return _display_thresholds(response)

@@ -32,6 +32,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from blurkit.ops.color import to_linear
+
 #: Statistics of :func:`pair_statistics`, in report order, with a short description.
 STATISTICS: dict[str, str] = {
     "offset": "mean blurred - sharp (grey levels)",
@@ -92,8 +94,7 @@ def _gradient(y: np.ndarray) -> np.ndarray:
 
 
 def _to_linear(y: np.ndarray) -> np.ndarray:
-    v = np.clip(y / 255.0, 0.0, 1.0)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return to_linear(y / 255.0, "srgb")
 
 
 def blur_sigma(blurred: np.ndarray, sharp: np.ndarray, sigmas: Sequence[float] = _SIGMAS) -> float:
