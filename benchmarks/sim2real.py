@@ -60,6 +60,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "models" / "configs" / "n
 WINDOWS = (7, 13, 21, 31)
 FRAMES = "gopro_frames/GOPR0477_11_00"
 SPLIT = 60  # frames 1..SPLIT train the real recipe; the rest are averaged into evaluation pairs
+CACHE_MB = 1500  # decoded training images kept in memory: the real recipe's frames are decoded once
 ORACLE = "oracle_linear"  # the reference row of :func:`local_linear_oracle` (fitted with the sharp frame)
 
 
@@ -158,7 +159,8 @@ def recipe_config(
 ) -> dict[str, Any]:
     """The training configuration of one recipe: ``base`` with its data and a ``steps`` schedule."""
     raw = json.loads(json.dumps(base))
-    raw["data"].update({"blur_preset": recipe.preset, "blur": dict(recipe.blur), "sources": sources})
+    raw["data"].update({"blur_preset": recipe.preset, "blur": dict(recipe.blur), "sources": sources,
+                        "cache_mb": CACHE_MB})
     raw["optim"].update({"steps": steps, "decay_start": steps // 3})
     raw["train"].update({"log_every": max(1, steps // 10), "val_every": steps, "ckpt_every": steps})
     return raw

@@ -37,6 +37,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from blurkit.data import (
+    DecodedImages,
     blur_crops,
     find_pairs,
     load_pair_crop,
@@ -234,11 +235,17 @@ class MixedPairs(Dataset[dict[str, Any]]):
 
     An item is a dict: ``synthetic_on_the_fly`` (bool), ``sharp`` (3, S, S) float32 in [0, 1],
     ``blur`` (3, S, S) or None, ``seed`` (int), ``source`` (int). For on-the-fly sources ``S`` is
-    ``crop + 2 * margin`` and ``blur`` is None.
+    ``crop + 2 * margin`` and ``blur`` is None. ``cache_mb`` > 0 keeps that many megabytes of decoded
+    files in memory (:class:`blurkit.data.DecodedImages`, per process); the crops do not change.
     """
 
     def __init__(
-        self, sources: Sequence[Source], crop: int = 256, margin: int = 32, flips: bool = True
+        self,
+        sources: Sequence[Source],
+        crop: int = 256,
+        margin: int = 32,
+        flips: bool = True,
+        cache_mb: float = 0.0,
     ) -> None:
         if crop < 4 or margin < 0:
             raise ValueError(f"crop/margin: need crop >= 4 and margin >= 0, got {crop}, {margin}")
@@ -246,6 +253,7 @@ class MixedPairs(Dataset[dict[str, Any]]):
         self.crop = crop
         self.margin = margin
         self.flips = flips
+        self.images = DecodedImages(cache_mb)
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.sources)
@@ -256,7 +264,8 @@ class MixedPairs(Dataset[dict[str, Any]]):
         blur_path = source.blur[item]
         if blur_path is None:
             sharp = load_sharp_crop(
-                source.sharp[item], self.crop + 2 * self.margin, seed, self.flips, source.config.scale
+                source.sharp[item], self.crop + 2 * self.margin, seed, self.flips, source.config.scale,
+                self.images,
             )
             return {
                 "synthetic_on_the_fly": True,
@@ -265,7 +274,7 @@ class MixedPairs(Dataset[dict[str, Any]]):
                 "seed": seed,
                 "source": src_idx,
             }
-        blur, sharp = load_pair_crop(blur_path, source.sharp[item], self.crop, seed, self.flips)
+        blur, sharp = load_pair_crop(blur_path, source.sharp[item], self.crop, seed, self.flips, self.images)
         return {
             "synthetic_on_the_fly": False,
             "sharp": _chw(sharp),

@@ -211,3 +211,78 @@ def test_models_data_reexports_the_same_functions() -> None:
 def test_doctests() -> None:
     result = doctest.testmod(bd, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted >= 4
+
+
+def _old_pair_crop(b: Path, s: Path, size: int | None, seed: int, flips: bool) -> list[np.ndarray]:
+    """What the loaders did before they cropped in the file's bit depth: whole float images, then crop."""
+    from blurkit.data.crops import _flip_only
+
+    rng = np.random.default_rng(seed)
+    imgs = [read_image(b), read_image(s)]
+    if size is None:
+        return _flip_only(imgs, rng) if flips else imgs
+    return bd.random_crop_flip(imgs, size, rng, flips)
+
+
+@pytest.mark.parametrize("kind", ["rgb8", "rgb16", "grey8", "rgba8", "float"])
+def test_cropping_in_the_file_depth_gives_the_float_crops(tmp_path: Path, kind: str) -> None:
+    import cv2
+
+    rng = np.random.default_rng(3)
+    paths = []
+    for name in ("b", "s"):
+        img = rng.random((23, 31, 3))
+        if kind == "rgb16":
+            p, data = tmp_path / f"{name}.png", (img * 65535).astype(np.uint16)
+        elif kind == "grey8":
+            p, data = tmp_path / f"{name}.png", (img[:, :, 0] * 255).astype(np.uint8)
+        elif kind == "rgba8":
+            p, data = tmp_path / f"{name}.png", (np.dstack([img, img[:, :, :1]]) * 255).astype(np.uint8)
+        elif kind == "float":
+            p, data = tmp_path / f"{name}.tiff", img.astype(np.float32)
+        else:
+            p, data = tmp_path / f"{name}.png", (img * 255).astype(np.uint8)
+        assert cv2.imwrite(str(p), data)
+        paths.append(p)
+    store = bd.DecodedImages(10)
+    for seed in range(6):
+        for size in (8, 40, None):
+            old = _old_pair_crop(paths[0], paths[1], size, seed, True)
+            for images in (None, store):
+                new = bd.load_pair_crop(paths[0], paths[1], size, seed, True, images)
+                for a, o in zip(new, old, strict=True):
+                    assert a.dtype == np.float32 and a.flags.writeable
+                    np.testing.assert_array_equal(a, o)
+        rng0 = np.random.default_rng(seed)
+        old_sharp = bd.random_crop_flip([read_image(paths[1])], 12, rng0, True)[0]
+        np.testing.assert_array_equal(bd.load_sharp_crop(paths[1], 12, seed, images=store), old_sharp)
+    assert store.misses == 2 and store.hits > 0
+
+
+def test_decoded_images_keeps_at_most_its_budget(pair_dir: Path) -> None:
+    paths = sorted((pair_dir / "sharp").glob("*.png"))
+    one = read_image(paths[0]).shape
+    store = bd.DecodedImages(2.5 * one[0] * one[1] * 3 / 1e6)  # room for two 8-bit images (sizes differ a little)
+    for p in paths:
+        store.get(p)
+    assert len(store) == 2 and store.misses == 4
+    store.get(paths[-1])  # the most recent one is still there
+    assert store.hits == 1
+    store.get(paths[0])  # the oldest was dropped
+    assert store.misses == 5
+    none = bd.DecodedImages(0)
+    none.get(paths[0]), none.get(paths[0])
+    assert len(none) == 0 and none.misses == 2
+    with pytest.raises(ValueError, match="max_mb"):
+        bd.DecodedImages(-1)
+
+
+def test_pair_folder_with_a_cache_gives_the_same_items(pair_dir: Path) -> None:
+    plain = PairFolder(pair_dir, crop=12, flips=True, seed=5)
+    cached = PairFolder(pair_dir, crop=12, flips=True, seed=5, cache_mb=10)
+    for epoch in range(3):
+        plain.set_epoch(epoch), cached.set_epoch(epoch)
+        for i in range(len(plain)):
+            a, b = plain[i], cached[i]
+            assert torch.equal(a["blur"], b["blur"]) and torch.equal(a["sharp"], b["sharp"])
+    assert cached.images.misses == 8 and cached.images.hits == 16  # 4 pairs decoded once, read 3 times

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from blurkit._rng import key_words
-from blurkit.data.crops import load_pair_crop, load_sharp_crop, random_crop_flip
+from blurkit.data.crops import DecodedImages, load_pair_crop, load_sharp_crop, random_crop_flip
 from blurkit.data.finding import PAIR_LAYOUTS, find_pairs
 from blurkit.io import list_images
 from blurkit.ops.degrade import DegradeConfig, resolve_config
@@ -261,6 +261,9 @@ class PairFolder(Dataset[dict[str, Any]]):
     Args:
         pairs_dir: the folder.
         crop, flips, seed, layout: see :class:`PairFolderConfig`.
+        cache_mb: megabytes of decoded images to keep in memory (per process; 0: decode every item
+            each time). For a few large frames read many times, e.g. real video pairs cropped small;
+            the items are the same either way.
 
     An item is a dict: ``blur`` and ``sharp`` (3, H, W) float32 in [0, 1] (``crop``×``crop`` when
     ``crop`` is set; smaller images are padded by reflection), ``seed`` (the crop's and flips'),
@@ -289,8 +292,10 @@ class PairFolder(Dataset[dict[str, Any]]):
         flips: bool = False,
         seed: int = 0,
         layout: str = "pairs",
+        cache_mb: float = 0.0,
     ) -> None:
         self.config = PairFolderConfig(crop=crop, flips=flips, seed=seed, layout=layout)
+        self.images = DecodedImages(cache_mb)
         self.root = Path(pairs_dir)
         self.blur_paths, self.sharp_paths = find_pairs(self.root, layout)
         self.keys = _sharp_keys(self.root, self.sharp_paths)
@@ -311,7 +316,9 @@ class PairFolder(Dataset[dict[str, Any]]):
     def load(self, index: int, seed: int) -> dict[str, Any]:
         """Item ``index`` drawn from an explicit ``seed``."""
         c = self.config
-        blur, sharp = load_pair_crop(self.blur_paths[index], self.sharp_paths[index], c.crop, seed, c.flips)
+        blur, sharp = load_pair_crop(
+            self.blur_paths[index], self.sharp_paths[index], c.crop, seed, c.flips, self.images
+        )
         return {"blur": to_tensor(blur), "sharp": to_tensor(sharp), "seed": int(seed), "key": self.keys[index]}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -339,6 +346,7 @@ chw = to_tensor
 
 __all__ = [
     "PAIR_LAYOUTS",
+    "DecodedImages",
     "OnTheFlyConfig",
     "OnTheFlyPairs",
     "PairFolder",

@@ -1,18 +1,69 @@
 """Random crops and flips of aligned images, and loading them from disk, drawn from a seed.
 
 The same seed gives the same crop and flips; a blurry and a sharp image share them
-(:func:`load_pair_crop`), so a pair stays aligned.
+(:func:`load_pair_crop`), so a pair stays aligned. Images are cropped in the file's own 8 or 16 bits
+and only the crop is made float, and a :class:`DecodedImages` store passed to the loaders keeps
+decoded files in memory so that a small set of large frames (real video pairs) is decoded once, not
+at every draw; the crops are the same with or without it.
 """
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from blurkit.io import read_image
+from blurkit.io import decode_image, decoded_to_rgb, rgb_to_float
+
+
+class DecodedImages:
+    """Decoded images kept in memory, up to ``max_mb`` megabytes, least recently used out first.
+
+    :meth:`get` gives the RGB array of :func:`blurkit.io.decoded_to_rgb` (8/16-bit as in the file);
+    ``max_mb=0`` keeps nothing (every call decodes). Each process has its own store: a DataLoader
+    worker fills the copy it was given.
+
+    >>> store = DecodedImages(1)
+    >>> store.max_bytes, len(store)
+    (1000000, 0)
+    """
+
+    def __init__(self, max_mb: float = 0.0) -> None:
+        if not max_mb >= 0:
+            raise ValueError(f"max_mb: must be >= 0, got {max_mb}")
+        self.max_bytes = int(max_mb * 1e6)
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, path: str | os.PathLike[str]) -> np.ndarray:
+        key = os.fspath(path)
+        img = self._items.get(key)
+        if img is not None:
+            self._items.move_to_end(key)
+            self.hits += 1
+            return img
+        self.misses += 1
+        img = decoded_to_rgb(decode_image(path), path)
+        img.flags.writeable = False  # shared by every later draw: crops copy, nobody writes
+        if 0 < img.nbytes <= self.max_bytes:
+            self._items[key] = img
+            self._bytes += img.nbytes
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+        return img
+
+
+def _read_rgb(path: str | Path, images: DecodedImages | None) -> np.ndarray:
+    return images.get(path) if images is not None else decoded_to_rgb(decode_image(path), path)
 
 
 def _pad_to_at_least(img: np.ndarray, size: int) -> np.ndarray:
@@ -67,6 +118,7 @@ def load_sharp_crop(
     seed: int,
     flips: bool = True,
     scale: tuple[float, float] | None = None,
+    images: DecodedImages | None = None,
 ) -> np.ndarray:
     """A random ``size``×``size`` crop (and flips) of one sharp image, drawn from ``seed``.
 
@@ -75,17 +127,20 @@ def load_sharp_crop(
     content is smoother per pixel, as in video frames, whose detail per pixel is several times lower
     than a photo collection's. Without ``scale`` the draws are those of earlier versions.
 
+    ``images`` (a :class:`DecodedImages`) serves the decoded file from memory when it holds it.
+
     Returns:
         (size, size, 3) float32 in [0, 1]; images smaller than ``size`` are padded by reflection.
     """
     rng = np.random.default_rng(seed)
-    image = read_image(path)
+    image = _read_rgb(path, images)
     if scale is None:
         (crop,) = random_crop_flip([image], size, rng, flips)
-        return crop
+        return rgb_to_float(crop)
     zoom = float(rng.uniform(scale[0], scale[1]))
     side = max(2, int(round(size / zoom)))
     (crop,) = random_crop_flip([image], side, rng, flips)
+    crop = rgb_to_float(crop)
     if side == size:
         return crop
     method = cv2.INTER_CUBIC if side < size else cv2.INTER_AREA
@@ -94,16 +149,23 @@ def load_sharp_crop(
 
 
 def load_pair_crop(
-    blur_path: str | Path, sharp_path: str | Path, size: int | None, seed: int, flips: bool = True
+    blur_path: str | Path,
+    sharp_path: str | Path,
+    size: int | None,
+    seed: int,
+    flips: bool = True,
+    images: DecodedImages | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The same random crop and flips of a blurry and a sharp image, drawn from ``seed``.
+    """The same random crop and flips of a blurry and a sharp image, drawn from ``seed``, as float32
+    RGB in [0, 1].
 
-    ``size=None`` keeps the whole images (flips only).
+    ``size=None`` keeps the whole images (flips only). ``images`` (a :class:`DecodedImages`) serves
+    decoded files from memory when it holds them.
 
     Raises:
         ValueError: the two images differ in size.
     """
-    blur_img, sharp_img = read_image(blur_path), read_image(sharp_path)
+    blur_img, sharp_img = _read_rgb(blur_path, images), _read_rgb(sharp_path, images)
     if blur_img.shape != sharp_img.shape:
         raise ValueError(f"{blur_path}: size {blur_img.shape[:2]} differs from {sharp_path} {sharp_img.shape[:2]}")
     rng = np.random.default_rng(seed)
@@ -111,7 +173,7 @@ def load_pair_crop(
         blur, sharp = _flip_only([blur_img, sharp_img], rng) if flips else [blur_img, sharp_img]
     else:
         blur, sharp = random_crop_flip([blur_img, sharp_img], size, rng, flips)
-    return blur, sharp
+    return rgb_to_float(blur), rgb_to_float(sharp)
 
 
-__all__ = ["load_pair_crop", "load_sharp_crop", "random_crop_flip"]
+__all__ = ["DecodedImages", "load_pair_crop", "load_sharp_crop", "random_crop_flip"]

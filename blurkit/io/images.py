@@ -179,6 +179,32 @@ def swap_red_blue(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, ::-1])
 
 
+def decoded_to_rgb(img: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
+    """RGB (H, W, 3) from what :func:`decode_bytes` returned, kept in the file's integer type
+    (8 or 16 bits: a quarter or half of float32's memory); floating-point files become float32 in
+    [0, 1] (checked as :func:`read_image` checks them). :func:`rgb_to_float` of it, or of any crop
+    of it, equals :func:`read_image` (of the same crop).
+
+    >>> bgr = np.array([[[10, 20, 30]]], np.uint8)
+    >>> decoded_to_rgb(bgr, "a.png").tolist(), decoded_to_rgb(bgr[:, :, 0], "a.png").tolist()
+    ([[[30, 20, 10]]], [[[10, 10, 10]]])
+    """
+    if img.dtype not in (np.uint8, np.uint16):
+        return _to_float_rgb(img, Path(path))
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(img[:, :, 2::-1])
+
+
+def rgb_to_float(img: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1] of a :func:`decoded_to_rgb` array (8-bit / 255, 16-bit / 65535, float as is)."""
+    if img.dtype == np.uint8:
+        return np.ascontiguousarray(img.astype(np.float32) / 255.0)
+    if img.dtype == np.uint16:
+        return np.ascontiguousarray(img.astype(np.float32) / 65535.0)
+    return np.ascontiguousarray(img.astype(np.float32))  # a copy: the input may be a shared one
+
+
 def _to_float_rgb(img: np.ndarray, p: Path) -> np.ndarray:
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)

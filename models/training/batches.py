@@ -49,7 +49,7 @@ class TrainBatches:
             )
         self.data, self.device = data, procs.device
         self.loader = DataLoader(
-            MixedPairs(sources, data.crop, data.margin),
+            MixedPairs(sources, data.crop, data.margin, cache_mb=data.cache_mb),
             batch_size=data.batch_size,
             sampler=self.sampler,
             num_workers=data.num_workers,

@@ -38,6 +38,7 @@ class DataConfig:
     num_workers: int = 2
     epoch_size: int = 0  # 0: the total number of items of all sources
     seed: int = 0
+    cache_mb: float = 0.0  # decoded images kept in memory per loader process (0: decode at every draw)
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ def _check_sizes(cfg: TrainConfig, multiple: int) -> None:
         raise ValueError(
             f"config [optim]: need steps >= 1 and 0 <= decay_start <= steps, got {o.steps}, {o.decay_start}"
         )
+    if not cfg.data.cache_mb >= 0:
+        raise ValueError(f"config [data]: cache_mb must be >= 0, got {cfg.data.cache_mb}")
     if cfg.data.crop % multiple:
         raise ValueError(
             f"config [data]: crop must be a multiple of {multiple} for {cfg.model}, got {cfg.data.crop}"

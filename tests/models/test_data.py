@@ -26,6 +26,7 @@ from models.data import (
     seed_worker,
     source_probabilities,
 )
+from models.training.config import config_from_dict
 
 
 def test_find_pairs_folder_layout(pair_folder: Path) -> None:
@@ -170,6 +171,20 @@ def test_loader_independent_of_worker_count(pair_folder: Path) -> None:
     a, b = run(0), run(2)
     assert len(a) == len(b) == 6
     assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_decoded_image_cache_changes_no_draw_and_is_a_config_key(pair_folder: Path) -> None:
+    ds, sampler = _dataset(pair_folder)
+    cached = MixedPairs(ds.sources, crop=16, margin=4, cache_mb=50)
+    for d in list(sampler) * 2:
+        a, b = ds[d], cached[d]
+        assert torch.equal(a["sharp"], b["sharp"])
+        assert (a["blur"] is None and b["blur"] is None) or torch.equal(a["blur"], b["blur"])
+    assert cached.images.hits > cached.images.misses > 0 and ds.images.hits == 0
+    raw = {"model": {"name": "nafnet"}, "data": {"sources": [{"kind": "pairs", "root": "x"}], "cache_mb": 512}}
+    assert config_from_dict(raw).data.cache_mb == 512
+    with pytest.raises(ValueError, match="cache_mb must be >= 0"):
+        config_from_dict({**raw, "data": {**raw["data"], "cache_mb": -1}})
 
 
 def test_materialize_batch_blurs_on_device_and_cuts_margin(
