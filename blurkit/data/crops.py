@@ -51,7 +51,7 @@ class DecodedImages:
             self.hits += 1
             return img
         self.misses += 1
-        img = decoded_to_rgb(decode_image(path), path)
+        img = _decode_rgb(path)
         img.flags.writeable = False  # shared by every later draw: crops copy, nobody writes
         if 0 < img.nbytes <= self.max_bytes:
             self._items[key] = img
@@ -62,8 +62,12 @@ class DecodedImages:
         return img
 
 
+def _decode_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    return decoded_to_rgb(decode_image(path), path)
+
+
 def _read_rgb(path: str | Path, images: DecodedImages | None) -> np.ndarray:
-    return images.get(path) if images is not None else decoded_to_rgb(decode_image(path), path)
+    return images.get(path) if images is not None else _decode_rgb(path)
 
 
 def _pad_to_at_least(img: np.ndarray, size: int) -> np.ndarray:

@@ -181,49 +181,49 @@ def swap_red_blue(img: np.ndarray) -> np.ndarray:
 
 def decoded_to_rgb(img: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
     """RGB (H, W, 3) from what :func:`decode_bytes` returned, kept in the file's integer type
-    (8 or 16 bits: a quarter or half of float32's memory); floating-point files become float32 in
-    [0, 1] (checked as :func:`read_image` checks them). :func:`rgb_to_float` of it, or of any crop
-    of it, equals :func:`read_image` (of the same crop).
+    (8 or 16 bits: a quarter or half of float32's memory); floating-point files become float32
+    (their range checked as :func:`read_image` checks it). :func:`rgb_to_float` of it, or of any
+    crop of it, equals :func:`read_image` (of the same crop).
 
     >>> bgr = np.array([[[10, 20, 30]]], np.uint8)
     >>> decoded_to_rgb(bgr, "a.png").tolist(), decoded_to_rgb(bgr[:, :, 0], "a.png").tolist()
     ([[[30, 20, 10]]], [[[10, 10, 10]]])
     """
-    if img.dtype not in (np.uint8, np.uint16):
-        return _to_float_rgb(img, Path(path))
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(img[:, :, 2::-1])
+    rgb = _rgb_view(img, Path(path))
+    return np.ascontiguousarray(rgb if rgb.dtype in (np.uint8, np.uint16) else rgb.astype(np.float32))
 
 
 def rgb_to_float(img: np.ndarray) -> np.ndarray:
-    """float32 in [0, 1] of a :func:`decoded_to_rgb` array (8-bit / 255, 16-bit / 65535, float as is)."""
-    if img.dtype == np.uint8:
-        return np.ascontiguousarray(img.astype(np.float32) / 255.0)
-    if img.dtype == np.uint16:
-        return np.ascontiguousarray(img.astype(np.float32) / 65535.0)
-    return np.ascontiguousarray(img.astype(np.float32))  # a copy: the input may be a shared one
-
-
-def _to_float_rgb(img: np.ndarray, p: Path) -> np.ndarray:
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    img = img[:, :, 2::-1]  # BGR(A) -> RGB, dropping alpha
+    """float32 in [0, 1] of a :func:`decoded_to_rgb` array (8-bit / 255, 16-bit / 65535, float
+    clipped); always a new array."""
     if img.dtype == np.uint8:
         out = img.astype(np.float32) / 255.0
     elif img.dtype == np.uint16:
         out = img.astype(np.float32) / 65535.0
-    elif img.dtype in (np.float32, np.float64):
+    else:
+        out = np.clip(img.astype(np.float32), 0.0, 1.0)
+    return np.ascontiguousarray(out)
+
+
+def _rgb_view(img: np.ndarray, p: Path) -> np.ndarray:
+    """RGB order of a decoded image (grey repeated, alpha dropped), its pixel type checked."""
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    img = img[:, :, 2::-1]  # BGR(A) -> RGB, dropping alpha
+    if img.dtype in (np.float32, np.float64):
         lo, hi = float(np.min(img)), float(np.max(img))
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -FLOAT_TOLERANCE or hi > 1.0 + FLOAT_TOLERANCE:
             raise ImageReadError(
                 f"{p}: floating-point image with values in [{lo:.4g}, {hi:.4g}], not 0..1 (HDR radiance or "
                 "unnormalised data); scale it to 0..1 or convert it to 8/16-bit"
             )
-        out = np.clip(img.astype(np.float32), 0.0, 1.0)
-    else:
+    elif img.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"{p}: unsupported pixel type {img.dtype} (use 8/16-bit integers or 0..1 floats)")
-    return np.ascontiguousarray(out)
+    return img
+
+
+def _to_float_rgb(img: np.ndarray, p: Path) -> np.ndarray:
+    return rgb_to_float(_rgb_view(img, p))
 
 
 def to_uint(img: np.ndarray, bits: int = 8) -> np.ndarray:
