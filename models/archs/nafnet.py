@@ -96,12 +96,13 @@ class LayerNorm2d(nn.Module):
 
     def __init__(self, channels: int, eps: float = 1e-6) -> None:
         super().__init__()
+        self.channels = channels  # a Python int: the normalised shape stays a constant when traced (ONNX)
         self.weight = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.layer_norm(chw_to_hwc(x), (x.shape[1],), self.weight, self.bias, self.eps)
+        y = F.layer_norm(chw_to_hwc(x), (self.channels,), self.weight, self.bias, self.eps)
         return hwc_to_chw(y)
 
 
